@@ -1,0 +1,1 @@
+"""Downstream stages, one module per external tool or job; installed as ``blur4d.adapters``."""

@@ -1,0 +1,24 @@
+"""blur4d: one motion-blurred photo -> a short video of the exposure -> 3D analysis.
+
+``import blur4d`` is cheap: numpy only; torch, open3d, mediapipe and friends load inside the
+stages that use them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .api import check, evaluate, example, face, generate, load, reconstruct, synth, track
+from .errors import Blur4DError, InputError, MissingDependencyError
+from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Intervals, PointCloud, Provenance, Scene,
+                    Tracks, Video)
+
+__version__ = "0.1.0"
+
+logging.getLogger("blur4d").addHandler(logging.NullHandler())
+
+__all__ = [
+    "generate", "track", "check", "face", "reconstruct", "load", "evaluate", "synth", "example",
+    "Intervals", "Video", "Generation", "Tracks", "Cameras", "PointCloud", "ConsistencyReport", "FaceTracks",
+    "Scene", "Provenance", "Blur4DError", "InputError", "MissingDependencyError", "__version__",
+]

@@ -1,0 +1,1 @@
+"""The generation core: one module per backend (``classical``, ``blur2vid``, ``video``)."""

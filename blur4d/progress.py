@@ -1,0 +1,94 @@
+"""Progress reporting through an injectable callback ``progress(stage, done, total)``.
+
+Stages call it; they never print. The CLI connects it to rich, notebooks to ``tqdm.auto``,
+tests to a recorder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+
+class Progress(Protocol):
+    def __call__(self, stage: str, done: int, total: int) -> None: ...
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+NO_PROGRESS: Progress = _no_progress
+
+
+class Recorder:
+    """Keeps every call; for tests."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.calls.append((stage, done, total))
+
+
+class TqdmProgress:
+    """One ``tqdm.auto`` bar per stage name."""
+
+    def __init__(self, **tqdm_kwargs: Any) -> None:
+        self._bars: dict[str, Any] = {}
+        self._kw = tqdm_kwargs
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, leave=False, **self._kw)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+            del self._bars[stage]
+
+
+class RichProgress:
+    """A rich progress display for the CLI (on stderr); a context manager."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "RichProgress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn, TimeElapsedColumn
+
+            self._progress = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(task, completed=done, total=total)
+
+
+def iterate(items: Any, stage: str, progress: Progress, total: int | None = None) -> Any:
+    """Yield from ``items`` and report progress after each."""
+    total = len(items) if total is None else total
+    progress(stage, 0, total)
+    for i, item in enumerate(items, 1):
+        yield item
+        progress(stage, i, total)
+
+
+ProgressFn = Callable[[str, int, int], None]
