@@ -60,22 +60,26 @@ class RichProgress:
         self._tasks: dict[str, Any] = {}
 
     def __enter__(self) -> "RichProgress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn, TimeElapsedColumn
-
-            self._progress = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-            self._progress.__enter__()
         return self
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn, TimeElapsedColumn
+
+        self._progress = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self._progress.__enter__()
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
+            self._progress = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._progress is None:
+        if not self.enabled:
             return
+        if self._progress is None:
+            self._start()
         task = self._tasks.get(stage)
         if task is None:
             task = self._tasks[stage] = self._progress.add_task(stage, total=total)

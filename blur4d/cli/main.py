@@ -95,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"blur4d: error: {_one_line(err)}\n")
         return 1
+    except OSError as err:  # disk full, permissions, a vanished folder: the environment, not a bug
+        if args.debug:
+            raise
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        sys.stderr.write(f"blur4d: error: {err.strerror or _one_line(err)}{where}\n")
+        return 1
     except MemoryError:
         if args.debug:
             raise
