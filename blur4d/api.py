@@ -29,6 +29,19 @@ from .types import ConsistencyReport, FaceTracks, Generation, Intervals, Scene, 
 PathLike = str | os.PathLike
 
 
+def auto_progress(progress: Progress | None) -> Progress:
+    """``None`` means: tqdm bars inside a Jupyter kernel, nothing elsewhere."""
+    if progress is not None:
+        return progress
+    import sys
+
+    if "ipykernel" in sys.modules:
+        from .progress import TqdmProgress
+
+        return TqdmProgress()
+    return NO_PROGRESS
+
+
 def make_backend(stage: str, backend: str | None, options: Mapping[str, Any] | None = None) -> Any:
     """Instantiate a backend with keyword options; unknown option names are an InputError."""
     cls = get_backend(stage, backend)
@@ -75,7 +88,7 @@ def generate(
     seed: int | None = 0,
     direction: str | float | np.ndarray | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    progress: Progress = NO_PROGRESS,
+    progress: Progress | None = None,
     **options: Any,
 ) -> Generation:
     """A blurry photo -> ``samples`` plausible videos for the requested exposure intervals.
@@ -85,6 +98,7 @@ def generate(
     """
     if int(samples) < 1:
         raise InputError(f"--samples: must be >= 1, got {samples}")
+    progress = auto_progress(progress)
     ph = _as_photo(photo, max_pixels)
     ivs = resolve_intervals(frames, past_future, intervals)
     gen = make_backend("generate", backend, options)
@@ -97,7 +111,7 @@ def as_video(
     generate_options: Mapping[str, Any] | None = None,
     intervals: Intervals | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    progress: Progress = NO_PROGRESS,
+    progress: Progress | None = None,
 ) -> Video:
     """A video from whatever the user has: a Video, a Generation, a video file or frame folder
     (with its intervals), or a photo, which goes through the generation core first."""
@@ -116,27 +130,30 @@ def as_video(
 
 
 def track(source: PathLike | Video | np.ndarray, *, backend: str | None = None, seed: int | None = 0,
-          generate_options: Mapping[str, Any] | None = None, progress: Progress = NO_PROGRESS,
+          generate_options: Mapping[str, Any] | None = None, progress: Progress | None = None,
           **options: Any) -> Tracks:
     """Point tracks through a video (a photo is generated first)."""
+    progress = auto_progress(progress)
     video = as_video(source, generate_options=generate_options, progress=progress)
     tracker = make_backend("track", backend, options)
     return tracker(video, seed=seed, progress=progress)
 
 
 def check(source: PathLike | Video | np.ndarray, *, backend: str | None = None,
-          generate_options: Mapping[str, Any] | None = None, progress: Progress = NO_PROGRESS,
+          generate_options: Mapping[str, Any] | None = None, progress: Progress | None = None,
           **options: Any) -> ConsistencyReport:
     """3D-consistency analysis (SIFT + RANSAC epipolar/homography checks) with a verdict."""
+    progress = auto_progress(progress)
     video = as_video(source, generate_options=generate_options, progress=progress)
     checker = make_backend("check", backend, options)
     return checker(video, progress=progress)
 
 
 def face(source: PathLike | Video | np.ndarray, *, backend: str | None = None, K: np.ndarray | None = None,
-         generate_options: Mapping[str, Any] | None = None, progress: Progress = NO_PROGRESS,
+         generate_options: Mapping[str, Any] | None = None, progress: Progress | None = None,
          **options: Any) -> FaceTracks:
     """Face landmarks, stable ids and head pose over the clip."""
+    progress = auto_progress(progress)
     video = as_video(source, generate_options=generate_options, progress=progress)
     tracker = make_backend("faces", backend, options)
     return tracker(video, K=K, progress=progress)

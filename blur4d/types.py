@@ -308,6 +308,11 @@ class Video:
 
         return media.load_video(path, intervals=intervals)
 
+    def _repr_html_(self) -> str:
+        from .display import video_html
+
+        return video_html(self)
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -331,6 +336,11 @@ class Generation:
     def video(self) -> Video:
         """The first (or guided) sample."""
         return self.samples[0]
+
+    def _repr_html_(self) -> str:
+        from .display import generation_html
+
+        return generation_html(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,6 +432,11 @@ class Tracks:
             )
         except KeyError as err:
             raise InputError(f"{path}: not a blur4d tracks file (missing {err})") from err
+
+    def _repr_html_(self) -> str:
+        from .display import tracks_html
+
+        return tracks_html(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,6 +535,11 @@ class Cameras:
         except (KeyError, TypeError) as err:
             raise InputError(f"{path}: not a blur4d cameras file ({err})") from err
 
+    def _repr_html_(self) -> str:
+        from .display import cameras_html
+
+        return cameras_html(self)
+
 
 # --------------------------------------------------------------------------------------------
 # PointCloud
@@ -610,6 +630,11 @@ class PointCloud:
             dynamic=f["dynamic"].astype(bool) if "dynamic" in f else None,
         )
 
+    def _repr_html_(self) -> str:
+        from .display import points_html
+
+        return points_html(self)
+
 
 # --------------------------------------------------------------------------------------------
 # ConsistencyReport
@@ -679,6 +704,11 @@ class ConsistencyReport:
                        provenance=Provenance.from_dict(d.get("provenance")))
         except KeyError as err:
             raise InputError(f"{path}: not a blur4d consistency file (missing {err})") from err
+
+    def _repr_html_(self) -> str:
+        from .display import consistency_html
+
+        return consistency_html(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -772,6 +802,11 @@ class FaceTracks:
             provenance=_provenance_from_json(d.get("provenance_json")),
         )
 
+    def _repr_html_(self) -> str:
+        from .display import faces_html
+
+        return faces_html(self)
+
 
 # --------------------------------------------------------------------------------------------
 # Scene
@@ -791,6 +826,17 @@ class Scene:
     faces: FaceTracks | None = None
     provenance: Provenance = field(default_factory=Provenance)
     path: Path | None = None
+
+    def _repr_html_(self) -> str:
+        from .display import scene_html
+
+        return scene_html(self)
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the scene in the ``reconstruct`` layout (``<stem>.ply`` + ``<stem>/``)."""
+        from .pipeline import save_scene
+
+        return save_scene(self, path, overwrite=overwrite)
 
 
 # --------------------------------------------------------------------------------------------
