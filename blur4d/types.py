@@ -725,6 +725,7 @@ class FaceTracks:
     bbox: (T, M, 4) float32 x0, y0, x1, y1 pixels; NaN where absent.
     cam_from_head: (T, M, 4, 4) float64 head pose (canonical face model -> camera, OpenCV axes,
     translation in cm); NaN where absent. ``cam_from_head_raw`` keeps the unsmoothed values.
+    landmarks_raw: (T, M, L, 3) float32 unsmoothed landmarks (``landmarks`` may be smoothed), or None.
     """
 
     ids: np.ndarray
@@ -737,6 +738,7 @@ class FaceTracks:
     image_size: tuple[int, int] | None = None  # (W, H)
     intervals: Intervals | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    landmarks_raw: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         d = check_shape(self.ids, "M", name="ids", dtype=np.int32)
@@ -746,6 +748,8 @@ class FaceTracks:
         check_shape(self.cam_from_head, "T M 4 4", name="cam_from_head", dtype=np.float64, dims=d)
         if self.cam_from_head_raw is not None:
             check_shape(self.cam_from_head_raw, "T M 4 4", name="cam_from_head_raw", dtype=np.float64, dims=d)
+        if self.landmarks_raw is not None:
+            check_shape(self.landmarks_raw, "T M L 3", name="landmarks_raw", dtype=np.float32, dims=d)
 
     @property
     def num_frames(self) -> int:
@@ -780,6 +784,8 @@ class FaceTracks:
                   "provenance_json": np.array(_provenance_json(self.provenance))}
         if self.cam_from_head_raw is not None:
             arrays["cam_from_head_raw"] = self.cam_from_head_raw
+        if self.landmarks_raw is not None:
+            arrays["landmarks_raw"] = self.landmarks_raw
         if self.K is not None:
             arrays["K"] = np.asarray(self.K, np.float64)
         if self.image_size is not None:
@@ -800,6 +806,7 @@ class FaceTracks:
             K=d.get("K"), image_size=tuple(int(v) for v in d["image_size"]) if "image_size" in d else None,
             intervals=Intervals(d["intervals"]) if "intervals" in d else None,
             provenance=_provenance_from_json(d.get("provenance_json")),
+            landmarks_raw=d["landmarks_raw"].astype(np.float32) if "landmarks_raw" in d else None,
         )
 
     def _repr_html_(self) -> str:
