@@ -1,0 +1,554 @@
+"""The built-in point tracker (the default ``track`` backend), and the track drawings.
+
+:class:`BuiltinTracker` tracks query points forward and backward from their query frame with
+OpenCV's pyramidal Lucas-Kanade:
+
+1. a *chained* step from the previous frame gives an initial guess (it copes with large motion);
+2. the guess is *refined against the query frame's patch* (a template that never drifts);
+3. a *forward-backward check* (the refined point tracked back into the query frame must land on
+   the query) plus the patch residual decide visibility and give a confidence;
+4. points that fail are occluded: their position follows the median motion of nearby visible
+   points that moved like them before they were lost, and every later frame tries to re-acquire
+   them against the template, so a track keeps its identity through occlusions.
+
+Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
+returned in the input's pixels (pixel centres at integer coordinates). ``dis`` swaps the
+chained guess for dense DIS optical flow.
+
+:func:`write_overlay` draws colour-coded tracks with fading tails into an mp4;
+:func:`write_summary` draws every trajectory over the query frame into a PNG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blur4d.errors import InputError
+from blur4d.progress import NO_PROGRESS, Progress
+from blur4d.types import Provenance, Tracks, Video
+
+log = logging.getLogger("blur4d.adapters.tracking")
+
+__all__ = ["BuiltinTracker", "TrackerConfig", "resolve_queries", "default_query_frame", "grid_points",
+           "write_overlay", "write_summary", "track_colors"]
+
+
+# ------------------------------------------------------------------------------------------
+# Queries (shared with the CoTracker adapter)
+# ------------------------------------------------------------------------------------------
+def default_query_frame(video: Video) -> int:
+    """The frame whose interval centre is closest to 0, the centre of the exposure."""
+    return int(np.argmin(np.abs(video.intervals.centers)))
+
+
+def grid_points(width: int, height: int, grid_size: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """``grid_size`` x ``grid_size`` integer pixel positions spread over the image (a margin of
+    half a cell at each side), or over the bounding box of ``mask`` and kept where it is
+    non-zero -> (N, 2) float32 (x, y)."""
+    if grid_size < 1:
+        raise InputError(f"grid_size: must be >= 1, got {grid_size}")
+    x0, y0, x1, y1 = 0.0, 0.0, width - 1.0, height - 1.0
+    if mask is not None:
+        ys, xs = np.nonzero(mask)
+        if len(xs) == 0:
+            raise InputError("mask: has no non-zero pixels; nothing to track")
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    xs = np.rint(x0 + (np.arange(grid_size) + 0.5) * (x1 - x0 + 1) / grid_size - 0.5)
+    ys = np.rint(y0 + (np.arange(grid_size) + 0.5) * (y1 - y0 + 1) / grid_size - 0.5)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    _, first = np.unique(pts, axis=0, return_index=True)  # tiny images: drop repeated positions
+    pts = pts[np.sort(first)]
+    if mask is not None:
+        keep = mask[pts[:, 1].astype(int), pts[:, 0].astype(int)] != 0
+        pts = pts[keep]
+    return pts.astype(np.float32)
+
+
+def _load_mask(mask: Any, width: int, height: int) -> np.ndarray:
+    if isinstance(mask, (str, os.PathLike)):
+        from blur4d.media import read_image
+
+        m = read_image(mask, keep_gray=True, min_side=1).pixels
+        if m.ndim == 3:
+            m = m.max(axis=2)
+    else:
+        m = np.asarray(mask)
+        if m.ndim == 3:
+            m = m.max(axis=2)
+    if m.shape != (height, width):
+        raise InputError(f"mask: expected a {width}x{height} image (the video's size), got {m.shape[1]}x{m.shape[0]}"
+                         if m.ndim == 2 else f"mask: expected an (H, W) array, got shape {m.shape}")
+    return m
+
+
+def _load_query_array(queries: Any) -> np.ndarray:
+    if isinstance(queries, (str, os.PathLike)):
+        path = Path(queries)
+        if not path.is_file():
+            raise InputError(f"--queries {path}: no such file")
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".npy":
+                arr = np.load(path, allow_pickle=False)
+            elif suffix in (".csv", ".txt"):
+                text = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+                if text and any(c.isalpha() for c in text[0]):
+                    text = text[1:]  # a header row
+                arr = np.array([[float(v) for v in ln.replace(";", ",").split(",")] for ln in text])
+            else:
+                raise InputError(f"--queries {path}: expected a .npy or .csv file, got {suffix!r}")
+        except (ValueError, OSError) as err:
+            raise InputError(f"--queries {path}: cannot read ({err}); expected rows of x,y or t,x,y") from err
+    else:
+        arr = np.asarray(queries)
+    arr = np.asarray(arr, np.float64)
+    if arr.ndim == 1 and arr.shape[0] in (2, 3):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3) or len(arr) == 0:
+        raise InputError(f"queries: expected (N, 2) rows of x, y or (N, 3) rows of t, x, y, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError("queries: contain NaN or infinite values")
+    return arr
+
+
+def resolve_queries(video: Video, *, grid_size: int = 32, queries: Any = None, query_frame: int | None = None,
+                    mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The points to track -> ``(query_frame (N,) int32, query_xy (N, 2) float32)``.
+
+    ``queries`` (a .npy/.csv path or an array) of rows (x, y) at ``query_frame`` or (t, x, y);
+    otherwise a ``grid_size`` grid at ``query_frame`` (default: the centre of the exposure),
+    restricted to the non-zero pixels of ``mask`` when given.
+    """
+    T, W, H = video.num_frames, video.width, video.height
+    if query_frame is None:
+        qf = default_query_frame(video)
+    else:
+        qf = int(query_frame)
+        if qf < 0:
+            qf += T
+        if not 0 <= qf < T:
+            raise InputError(f"--query-frame: must be in [0, {T - 1}] for this {T}-frame video, got {query_frame}")
+    if queries is not None:
+        if mask is not None:
+            raise InputError("--mask: applies to the query grid; pass either --queries or --mask, not both")
+        arr = _load_query_array(queries)
+        if arr.shape[1] == 3:
+            t = arr[:, 0]
+            if np.any(t != np.round(t)) or t.min() < 0 or t.max() > T - 1:
+                raise InputError(f"queries: frame indices (first column) must be integers in [0, {T - 1}], "
+                                 f"got [{t.min():g}, {t.max():g}]")
+            frames, xy = t.astype(np.int32), arr[:, 1:]
+        else:
+            frames, xy = np.full(len(arr), qf, np.int32), arr
+        bad = (xy[:, 0] < -0.5) | (xy[:, 0] > W - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > H - 0.5)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"queries: point {i} ({xy[i, 0]:g}, {xy[i, 1]:g}) lies outside the {W}x{H} frame")
+        return frames, xy.astype(np.float32)
+    m = _load_mask(mask, W, H) if mask is not None else None
+    xy = grid_points(W, H, int(grid_size), m)
+    return np.full(len(xy), qf, np.int32), xy
+
+
+# ------------------------------------------------------------------------------------------
+# The tracker
+# ------------------------------------------------------------------------------------------
+@dataclass
+class TrackerConfig:
+    """Options of the built-in tracker (``blur4d track --backend builtin``)."""
+
+    grid_size: int = 32
+    """Query grid points per side (grid_size**2 points) when no queries are given."""
+    queries: Any = None
+    """Query points: a .npy/.csv path or an array of (x, y) at query_frame, or (t, x, y)."""
+    query_frame: int | None = None
+    """Frame of the grid / of (x, y) queries; default: the frame at the centre of the exposure."""
+    mask: Any = None
+    """Only put grid points where this (H, W) image/array is non-zero."""
+    method: str = "lk"
+    """Initial guess from the previous frame: 'lk' (chained Lucas-Kanade) or 'dis' (dense DIS flow)."""
+    win_size: int = 21
+    """Lucas-Kanade window of the frame-to-frame step (pixels, odd)."""
+    refine_win: int = 11
+    """Lucas-Kanade window of the refinement and check against the query frame (pixels, odd;
+    small windows mix less of a neighbouring surface into the patch at occlusion boundaries)."""
+    levels: int = 3
+    """Pyramid levels above the full-resolution image for the frame-to-frame step."""
+    refine_levels: int = 1
+    """Pyramid levels for the refinement against the query frame, which starts from a good guess
+    (few levels keep a small moving object's patch from being pulled by its surroundings)."""
+    fb_threshold: float = 1.0
+    """Forward-backward error (pixels, at the tracking size) above which a point is occluded."""
+    residual_threshold: float = 12.0
+    """Mean absolute grey-level patch difference (0-255) above which a point is occluded."""
+    reacquire: bool = True
+    """Try to find occluded points again in later frames (against the query-frame patch)."""
+    neighbours: int = 8
+    """Nearby points whose motion carries an occluded point."""
+    max_side: int = 1280
+    """Track on frames downscaled so the longer side is at most this (0 = full size)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("lk", "dis"):
+            raise InputError(f"method: expected 'lk' or 'dis', got {self.method!r}")
+        for name in ("win_size", "refine_win"):
+            if int(getattr(self, name)) < 5:
+                raise InputError(f"{name}: must be >= 5, got {getattr(self, name)}")
+        for name in ("levels", "refine_levels"):
+            if not 0 <= int(getattr(self, name)) <= 8:
+                raise InputError(f"{name}: must be in [0, 8], got {getattr(self, name)}")
+        if not self.fb_threshold > 0 or not self.residual_threshold > 0:
+            raise InputError("fb_threshold and residual_threshold must be > 0")
+        if int(self.neighbours) < 1:
+            raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
+        if int(self.max_side) < 0:
+            raise InputError(f"max_side: must be >= 0, got {self.max_side}")
+
+
+class _Frames:
+    """Grey frames at the tracking scale, converted on demand; a few are kept (the query frame
+    always), so long videos do not hold every grey frame in memory."""
+
+    def __init__(self, video: Video, scale: float, keep: int = 6) -> None:
+        self.video, self.scale, self.keep = video, scale, keep
+        self._grey: dict[int, np.ndarray] = {}
+        self.pinned: set[int] = set()
+
+    def grey(self, t: int) -> np.ndarray:
+        import cv2
+
+        g = self._grey.get(t)
+        if g is None:
+            g = cv2.cvtColor(self.video.frames[t], cv2.COLOR_RGB2GRAY)
+            if self.scale != 1.0:
+                h, w = g.shape
+                g = cv2.resize(g, (max(1, round(w * self.scale)), max(1, round(h * self.scale))),
+                               interpolation=cv2.INTER_AREA)
+            while len(self._grey) >= self.keep:
+                victim = next((k for k in self._grey if k not in self.pinned), None)
+                if victim is None:
+                    break
+                del self._grey[victim]
+            self._grey[t] = g
+        return g
+
+
+class BuiltinTracker:
+    """Offline CPU point tracker: pyramidal Lucas-Kanade chained through the frames, refined
+    against the query frame, with forward-backward occlusion checks (see the module docstring).
+
+    ``BuiltinTracker(**options)(video, seed=..., progress=...) -> Tracks``; options are the fields
+    of :class:`TrackerConfig`.
+    """
+
+    name = "builtin"
+
+    def __init__(self, **options: Any) -> None:
+        known = {f.name for f in fields(TrackerConfig)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(f"track backend 'builtin': unknown option(s) {', '.join(unknown)}; "
+                             f"valid: {', '.join(sorted(known))}")
+        self.config = TrackerConfig(**options)
+
+    # -- public -----------------------------------------------------------------------------
+    def __call__(self, video: Video, *, seed: int | None = 0, progress: Progress = NO_PROGRESS) -> Tracks:
+        import cv2
+
+        if not isinstance(video, Video):
+            raise InputError(f"track: expected a blur4d Video, got {type(video).__name__}")
+        cfg = self.config
+        t0 = time.perf_counter()
+        qframe, qxy = resolve_queries(video, grid_size=cfg.grid_size, queries=cfg.queries,
+                                      query_frame=cfg.query_frame, mask=cfg.mask)
+        T, N = video.num_frames, len(qxy)
+        W, H = video.width, video.height
+        scale = 1.0
+        if cfg.max_side and max(W, H) > cfg.max_side:
+            scale = cfg.max_side / max(W, H)
+        pyr = _Frames(video, scale)
+        xy = np.zeros((T, N, 2), np.float32)
+        vis = np.zeros((T, N), bool)
+        conf = np.zeros((T, N), np.float32)
+        groups = np.unique(qframe)
+        total = len(groups) * max(T - 1, 1)
+        done = 0
+        progress("track", 0, total)
+        for q in groups:
+            sel = np.flatnonzero(qframe == q)
+            pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
+            gx, gv, gc = self._track_group(pyr, int(q), pts, T)
+            xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
+            vis[:, sel] = gv
+            conf[:, sel] = gc
+            done += max(T - 1, 1)
+            progress("track", done, total)
+        # the query itself is exact and visible
+        xy[qframe, np.arange(N)] = qxy
+        vis[qframe, np.arange(N)] = True
+        conf[qframe, np.arange(N)] = 1.0
+        elapsed = time.perf_counter() - t0
+        config = asdict(cfg)
+        for key in ("queries", "mask"):
+            val = config[key]
+            if val is not None and not isinstance(val, (str, os.PathLike)):
+                config[key] = f"array {tuple(np.shape(val))}"
+            elif val is not None:
+                config[key] = str(val)
+        prov = Provenance.capture("track.builtin", config, seed=seed, timings={"track": elapsed},
+                                  opencv=cv2.__version__, tracking_scale=scale, num_points=N)
+        return Tracks(xy=xy, visible=vis, query_frame=qframe.astype(np.int32), query_xy=qxy.astype(np.float32),
+                      confidence=conf, intervals=video.intervals, image_size=(W, H), provenance=prov)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _lk(self, pyr: _Frames, a: int, b: int, pts: np.ndarray, init: np.ndarray | None,
+            levels: int | None = None, win: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """LK from frame a at ``pts`` into frame b -> (positions, ok, residual)."""
+        import cv2
+
+        if len(pts) == 0:
+            return np.zeros((0, 2)), np.zeros(0, bool), np.zeros(0)
+        p0 = np.ascontiguousarray(pts, np.float32).reshape(-1, 1, 2)
+        flags = 0
+        p1 = None
+        if init is not None:
+            p1 = np.ascontiguousarray(init, np.float32).reshape(-1, 1, 2).copy()
+            flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+        win = int(self.config.win_size if win is None else win)
+        criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
+        p1, st, err = cv2.calcOpticalFlowPyrLK(pyr.grey(a), pyr.grey(b), p0, p1, winSize=(win, win),
+                                               maxLevel=int(self.config.levels if levels is None else levels), criteria=criteria, flags=flags)
+        p1 = p1.reshape(-1, 2).astype(np.float64)
+        ok = st.reshape(-1).astype(bool) & np.all(np.isfinite(p1), axis=1)
+        res = err.reshape(-1).astype(np.float64)
+        res[~ok] = np.inf
+        p1[~np.isfinite(p1)] = 0.0
+        return p1, ok, res
+
+    def _dis_guess(self, pyr: _Frames, a: int, b: int, pts: np.ndarray) -> np.ndarray:
+        import cv2
+
+        if not hasattr(self, "_dis"):
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        flow = self._dis.calc(pyr.grey(a), pyr.grey(b), None)
+        fx = cv2.remap(flow[..., 0], pts[:, 0].astype(np.float32).reshape(-1, 1),
+                       pts[:, 1].astype(np.float32).reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        fy = cv2.remap(flow[..., 1], pts[:, 0].astype(np.float32).reshape(-1, 1),
+                       pts[:, 1].astype(np.float32).reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return pts + np.concatenate([fx, fy], axis=1)
+
+    def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Refine ``guess`` in frame t against the query patch at ``ref`` in frame q and check it
+        by tracking back -> (position, passed, confidence)."""
+        cfg = self.config
+        lv, win = int(cfg.refine_levels), int(cfg.refine_win)
+        pos, ok, res = self._lk(pyr, q, t, ref, guess, lv, win)
+        back, ok_b, _ = self._lk(pyr, t, q, pos, ref, lv, win)
+        fb = np.linalg.norm(back - ref, axis=1)
+        h, w = pyr.grey(t).shape
+        inside = (pos[:, 0] >= -0.5) & (pos[:, 0] < w - 0.5) & (pos[:, 1] >= -0.5) & (pos[:, 1] < h - 0.5)
+        passed = ok & ok_b & inside & (fb < cfg.fb_threshold) & (res < cfg.residual_threshold)
+        conf = np.exp(-np.log(2) * ((fb / cfg.fb_threshold) ** 2 + (res / cfg.residual_threshold) ** 2))
+        conf = np.where(ok & ok_b & inside, conf, 0.0)
+        return pos, passed, conf
+
+    def _carry(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, prev: int, lost: np.ndarray,
+               last_seen: np.ndarray) -> np.ndarray:
+        """Positions at frame t of the ``lost`` points, moved like nearby visible points that
+        moved like them before they were lost."""
+        from scipy.spatial import cKDTree
+
+        support = np.flatnonzero(vis[prev] & vis[t])
+        out = xy[prev, lost].copy()
+        if len(support) == 0 or len(lost) == 0:
+            return out
+        k = min(len(support), 4 * int(self.config.neighbours))
+        tree = cKDTree(xy[q, support])
+        _, nb = tree.query(xy[q, lost], k=k)
+        nb = support[np.asarray(nb).reshape(len(lost), k)]
+        ls = last_seen[lost]
+        # motion since the query frame up to where the lost point was last seen: similar = same surface
+        d_self = xy[ls, lost] - xy[q, lost]
+        d_nb = xy[ls[:, None], nb] - xy[q, nb]
+        seen = vis[ls[:, None], nb]
+        spatial = np.linalg.norm(xy[q, nb] - xy[q, lost][:, None], axis=2)
+        cost = spatial + 10.0 * np.linalg.norm(d_nb - d_self[:, None], axis=2) + np.where(seen, 0.0, 1e6)
+        order = np.argsort(cost, axis=1)[:, : int(self.config.neighbours)]
+        chosen = np.take_along_axis(nb, order, axis=1)
+        step = xy[t, chosen] - xy[prev, chosen]
+        return out + np.median(step, axis=1)
+
+    def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cfg = self.config
+        n = len(ref)
+        xy = np.zeros((T, n, 2))
+        vis = np.zeros((T, n), bool)
+        conf = np.zeros((T, n))
+        xy[q], vis[q], conf[q] = ref, True, 1.0
+        pyr.pinned = {q}
+        for d in (1, -1):
+            last_seen = np.full(n, q)
+            for t in range(q + d, T if d > 0 else -1, d):
+                prev = t - d
+                was = vis[prev]
+                a = np.flatnonzero(was)
+                guess = xy[prev].copy()
+                if len(a):
+                    if cfg.method == "dis":
+                        guess[a] = self._dis_guess(pyr, prev, t, xy[prev, a])
+                    else:
+                        g, ok, _ = self._lk(pyr, prev, t, xy[prev, a], None)
+                        guess[a[ok]] = g[ok]
+                    pos, passed, c = self._verify(pyr, q, t, ref[a], guess[a])
+                    xy[t, a] = np.where(passed[:, None], pos, guess[a])
+                    vis[t, a] = passed
+                    conf[t, a] = c
+                lost = np.flatnonzero(~vis[t])
+                if len(lost):
+                    # lost now (or earlier): carried by neighbours; then try to find it again
+                    xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen)
+                    retry = lost[~was[lost]] if cfg.reacquire else lost[:0]
+                    if len(retry):
+                        pos, passed, c = self._verify(pyr, q, t, ref[retry], xy[t, retry])
+                        jump = np.linalg.norm(pos - xy[t, retry], axis=1)
+                        passed &= jump < cfg.refine_win
+                        xy[t, retry[passed]] = pos[passed]
+                        vis[t, retry] = passed
+                        conf[t, retry] = c
+                last_seen = np.where(vis[t], t, last_seen)
+        return xy, vis, conf
+
+
+# ------------------------------------------------------------------------------------------
+# Drawings
+# ------------------------------------------------------------------------------------------
+def track_colors(tracks: Tracks) -> np.ndarray:
+    """(N, 3) uint8 RGB per track, coloured by query position (hue by x, brightness by y), so
+    neighbouring points share a colour family and the colours are stable across runs."""
+    import cv2
+
+    W, H = tracks.image_size or (int(np.nanmax(tracks.query_xy[:, 0])) + 1, int(np.nanmax(tracks.query_xy[:, 1])) + 1)
+    x = np.clip(tracks.query_xy[:, 0] / max(W - 1, 1), 0, 1)
+    y = np.clip(tracks.query_xy[:, 1] / max(H - 1, 1), 0, 1)
+    hsv = np.stack([x * 170, np.full_like(x, 230), 255 - 90 * y], 1)
+    hsv = np.clip(np.rint(hsv), 0, 255).astype(np.uint8)[None]
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0]
+
+
+def _check_match(video: Video, tracks: Tracks) -> None:
+    if tracks.num_frames != video.num_frames:
+        raise InputError(f"tracks: {tracks.num_frames} frames but the video has {video.num_frames}")
+    if tracks.image_size is not None and tuple(tracks.image_size) != (video.width, video.height):
+        raise InputError(f"tracks: made on {tracks.image_size[0]}x{tracks.image_size[1]} frames but the video is "
+                         f"{video.width}x{video.height}")
+
+
+def _draw_scale(video: Video) -> tuple[int, int]:
+    """(line thickness, radius) for the frame size."""
+    s = max(video.width, video.height)
+    return max(1, round(s / 640)), max(2, round(s / 320))
+
+
+def render_overlay(video: Video, tracks: Tracks, *, tail: int = 8, max_points: int = 2000) -> np.ndarray:
+    """Frames with colour-coded tracks: a dot per visible point (a ring where occluded) and a
+    tail over the last ``tail`` frames that fades with age -> (T, H, W, 3) uint8."""
+    import cv2
+
+    _check_match(video, tracks)
+    idx = _subsample(tracks, max_points)
+    cols = track_colors(tracks)[idx].astype(np.float64)
+    xy = tracks.xy[:, idx].astype(np.float64)
+    vis = tracks.visible[:, idx]
+    thick, rad = _draw_scale(video)
+    shift = 4
+    fx = lambda p: np.rint(p * (1 << shift)).astype(np.int32)  # noqa: E731 - subpixel drawing
+    out = np.empty_like(video.frames)
+    for t in range(video.num_frames):
+        base = video.frames[t].astype(np.float32)
+        canvas = base.copy()
+        for age in range(min(tail, t), 0, -1):
+            a, b = t - age, t - age + 1
+            layer = canvas.copy()
+            seg = vis[a] & vis[b]
+            for i in np.flatnonzero(seg):
+                cv2.line(layer, tuple(fx(xy[a, i])), tuple(fx(xy[b, i])), cols[i].tolist(), thick,
+                         cv2.LINE_AA, shift)
+            w = 1.0 - (age - 1) / tail
+            canvas = cv2.addWeighted(layer, w, canvas, 1 - w, 0)
+        for i in range(len(idx)):
+            c = tuple(fx(xy[t, i]))
+            if vis[t, i]:
+                cv2.circle(canvas, c, rad << shift, cols[i].tolist(), -1, cv2.LINE_AA, shift)
+            else:
+                cv2.circle(canvas, c, rad << shift, cols[i].tolist(), max(1, thick // 2), cv2.LINE_AA, shift)
+        out[t] = np.clip(canvas, 0, 255).astype(np.uint8)
+    return out
+
+
+def _subsample(tracks: Tracks, max_points: int) -> np.ndarray:
+    n = tracks.num_points
+    if n <= max_points:
+        return np.arange(n)
+    return np.linspace(0, n - 1, max_points).round().astype(np.int64)
+
+
+def write_overlay(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False,
+                  tail: int = 8) -> Path:
+    """An mp4 of the video with colour-coded tracks and fading tails (see :func:`render_overlay`)."""
+    from blur4d.media import write_mp4
+
+    path = Path(path)
+    if path.suffix.lower() != ".mp4":
+        raise InputError(f"--overlay {path}: expected an .mp4 path")
+    return write_mp4(path, render_overlay(video, tracks, tail=tail), video.fps, overwrite=overwrite)
+
+
+def render_summary(video: Video, tracks: Tracks, *, max_points: int = 4000) -> np.ndarray:
+    """All trajectories over the (dimmed) query frame: a line through each track's visible
+    positions, a dot at its query point; occluded stretches are dotted -> (H, W, 3) uint8."""
+    import cv2
+
+    _check_match(video, tracks)
+    q = int(np.bincount(tracks.query_frame).argmax()) if tracks.num_points else 0
+    canvas = (video.frames[q].astype(np.float32) * 0.55).astype(np.uint8)
+    idx = _subsample(tracks, max_points)
+    cols = track_colors(tracks)[idx]
+    xy = tracks.xy[:, idx].astype(np.float64)
+    vis = tracks.visible[:, idx]
+    thick, rad = _draw_scale(video)
+    shift = 4
+    fx = lambda p: np.rint(p * (1 << shift)).astype(np.int32)  # noqa: E731
+    for i in range(len(idx)):
+        col = cols[i].tolist()
+        for t in range(video.num_frames - 1):
+            a, b = xy[t, i], xy[t + 1, i]
+            if vis[t, i] and vis[t + 1, i]:
+                cv2.line(canvas, tuple(fx(a)), tuple(fx(b)), col, thick, cv2.LINE_AA, shift)
+            else:
+                cv2.circle(canvas, tuple(fx(b)), max(1, thick) << shift >> 1, col, -1, cv2.LINE_AA, shift)
+        qi = tracks.query_frame[idx[i]]
+        cv2.circle(canvas, tuple(fx(xy[qi, i])), max(1, rad - 1) << shift, col, -1, cv2.LINE_AA, shift)
+    text = (f"{tracks.num_points} tracks, {tracks.num_frames} frames, query frame {q}, "
+            f"{tracks.visible.mean():.0%} visible")
+    scale = max(0.4, video.width / 1600)
+    cv2.putText(canvas, text, (8, int(24 * scale + 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                max(1, round(scale * 2)), cv2.LINE_AA)
+    return canvas
+
+
+def write_summary(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False) -> Path:
+    """A PNG of every trajectory over the query frame (see :func:`render_summary`)."""
+    from blur4d.media import write_image
+
+    return write_image(path, render_summary(video, tracks), overwrite=overwrite)
+
