@@ -159,3 +159,211 @@ def example_scene(width: int = 640, height: int = 480, baseline: float = 0.12,
         mx, my = object_motion
         layers[-1] = Layer(last.texture, last.depth, last.alpha, motion=lambda s: (mx * s, my * s))
     return Scene(tuple(layers), K, size, CameraPath.linear(velocity=(baseline, 0.0, 0.0)))
+
+
+# --------------------------------------------------------------------------------------------
+# Ground-truth sets for the generator benchmark and tests
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroundTruthCase:
+    """A blurry photo with the true frames of the exposure and around it.
+
+    photo: (H, W, 3) uint8, Eq. 1 over [-0.5, 0.5] computed from the same sub-frames as the
+    present GT frames (so the GT itself is blur-consistent up to quantisation).
+    frames: (F, H, W, 3) uint8, one per interval of ``intervals``; ``present`` marks the frames
+    inside the exposure.
+    """
+
+    name: str
+    photo: np.ndarray
+    frames: np.ndarray
+    intervals: Intervals
+    scene: Scene
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.intervals.inside_exposure()
+
+
+def ground_truth_case(scene: Scene, name: str = "scene", *, present: int = 7, past: int = 2, future: int = 2,
+                      subframes: int = 8, response: str = "srgb") -> GroundTruthCase:
+    """Render ``present`` equal sub-intervals of the exposure plus ``past``/``future`` frames of the
+    same length just before/after it, each averaged over ``subframes`` sharp renders (linear
+    light). ``present * subframes`` should be >= 48. The photo is the linear average of the
+    present frames' sub-frames, encoded once."""
+    d = 1.0 / present
+    starts = -0.5 + d * np.arange(-past, present + future)
+    intervals = Intervals(np.stack([starts, starts + d], axis=1))
+    lin = [scene.render_interval(float(a), float(b), subframes) for a, b in intervals.bounds]
+    inside = intervals.inside_exposure()
+    photo_lin = np.mean([f for f, keep in zip(lin, inside) if keep], axis=0)
+    frames = np.stack([encode_uint8(f, response) for f in lin])
+    return GroundTruthCase(name, encode_uint8(photo_lin, response), frames, intervals, scene)
+
+
+def _panel_layers(width: int, height: int, back_depth: float, panels: Sequence[tuple[str, float, tuple]]) -> list[Layer]:
+    from skimage import data
+
+    size = (width, height)
+    bg = _fit(data.coffee(), size)
+    gravel = _fit(data.gravel(), size)
+    bg = np.clip(bg.astype(np.int16) + (gravel.astype(np.int16) - 128) // 4, 0, 255).astype(np.uint8)
+    layers = [Layer(bg, back_depth)]
+    for name, depth, box in panels:
+        img = getattr(data, name)()
+        tex = np.zeros((height, width, 3), np.uint8)
+        alpha = np.zeros((height, width), np.float32)
+        x0, y0, x1, y1 = int(box[0] * width), int(box[1] * height), int(box[2] * width), int(box[3] * height)
+        tex[y0:y1, x0:x1] = _fit(img, (x1 - x0, y1 - y0))
+        alpha[y0:y1, x0:x1] = 1.0
+        layers.append(Layer(tex, depth, alpha))
+    return layers
+
+
+def benchmark_scenes(width: int = 480, height: int = 272, blur: float = 1.0) -> dict[str, Scene]:
+    """Four scenes with known motion over the exposure, for the generator benchmark:
+
+    * ``translation``: the camera moves sideways; three planes at 8, 4 and 2.5 m (parallax);
+    * ``rotation``: a pure camera rotation (mostly roll, a little pan) in front of one plane;
+    * ``object``: a static camera, a panel moving across a static background (``Layer.motion``);
+    * ``forward``: the camera moves forward along its optical axis (radial blur, zero at the centre).
+
+    ``blur`` scales every motion (1.0: up to about 6 % of the image width on the nearest content).
+    """
+    K = intrinsics(width, height, 60.0)
+    size = (width, height)
+    panels = (("astronaut", 4.0, (0.08, 0.15, 0.42, 0.62)), ("chelsea", 2.5, (0.55, 0.45, 0.90, 0.90)))
+    f = K[0, 0]
+    out: dict[str, Scene] = {}
+    # sideways translation: ~0.06 W on the near panel (2.5 m)
+    b = blur * 0.06 * width * 2.5 / f
+    out["translation"] = Scene(tuple(_panel_layers(width, height, 8.0, panels)), K, size,
+                               CameraPath.linear(velocity=(b, 0.0, 0.0)))
+    # rotation: roll about the optical axis plus a little pan
+    roll = blur * 0.06 * width / (0.5 * width)
+    out["rotation"] = Scene(tuple(_panel_layers(width, height, 6.0, ())), K, size,
+                            CameraPath.linear(angular=(0.0, 0.25 * roll * 0.5 * width / f, roll)))
+    # independent object motion on a static camera
+    layers = _panel_layers(width, height, 8.0, panels[1:])
+    mx, my = blur * 0.06 * width, blur * 0.02 * width
+    last = layers[-1]
+    layers[-1] = Layer(last.texture, last.depth, last.alpha, motion=lambda s: (mx * s, my * s))
+    out["object"] = Scene(tuple(layers), K, size, CameraPath())
+    # forward motion: radial blur, ~6 % of W at the image corners of the 4 m plane
+    vz = blur * 0.06 * width / (0.5 * np.hypot(width, height)) * 4.0
+    out["forward"] = Scene(tuple(_panel_layers(width, height, 6.0, panels[:1])), K, size,
+                           CameraPath.linear(velocity=(0.0, 0.0, vz)))
+    return out
+
+
+def motion_field(scene: Scene, s0: float, s1: float) -> np.ndarray:
+    """True displacement (H, W, 2) float32 (dx, dy) in pixels of the content visible at pixel x at
+    time ``s0`` between ``s0`` and ``s1`` (the front-most layer with alpha > 0.5 wins)."""
+    W, H = scene.size
+    Kinv = np.linalg.inv(scene.K)
+    n = np.array([0.0, 0.0, 1.0])
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    pts = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+
+    def hom(layer: Layer, s: float) -> np.ndarray:
+        T = scene.path.cam_from_world(s)
+        Hm = scene.K @ (T[:3, :3] + np.outer(T[:3, 3], n) / layer.depth) @ Kinv
+        if layer.motion is not None:
+            dx, dy = layer.motion(s)
+            Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
+        return Hm
+
+    flow = np.zeros((H * W, 2))
+    for layer in scene.layers:
+        ref = np.linalg.inv(hom(layer, s0)) @ pts
+        ref = ref[:2] / ref[2]
+        dst = hom(layer, s1) @ np.vstack([ref, np.ones(ref.shape[1])])
+        d = (dst[:2] / dst[2] - pts[:2]).T
+        if layer.alpha is None:
+            flow = d
+        else:
+            xi = np.clip(np.rint(ref[0]).astype(int), 0, layer.alpha.shape[1] - 1)
+            yi = np.clip(np.rint(ref[1]).astype(int), 0, layer.alpha.shape[0] - 1)
+            inside = (ref[0] >= 0) & (ref[0] <= layer.alpha.shape[1] - 1) & (ref[1] >= 0) & (ref[1] <= layer.alpha.shape[0] - 1)
+            vis = inside & (layer.alpha[yi, xi] > 0.5)
+            flow[vis] = d[vis]
+    return flow.reshape(H, W, 2).astype(np.float32)
+
+
+MOTION_KINDS = ("translation", "dolly", "pan", "tilt", "roll", "object", "planar", "static", "flat")
+"""Labelled camera/scene motions of :func:`motion_clip` (see its docstring for the truth)."""
+
+
+def motion_clip(kind: str, width: int = 640, height: int = 360, frames: int = 9,
+                margin: int = 64, strength: float = 1.0) -> tuple[np.ndarray, str]:
+    """A short clip with a KNOWN motion type, for testing 3D-consistency checks.
+
+    kind -> (frames (F, H, W, 3) uint8, expected verdict):
+
+    * ``translation``: sideways camera translation, background at 8 m + panels at 4 m and 2.5 m
+      -> ``parallax``;
+    * ``dolly``: forward camera translation, background at 10 m + panels at 4 m and 2.5 m -> ``parallax``;
+    * ``pan`` / ``tilt`` / ``roll``: pure rotation about y / x / z, same layers -> ``homography``;
+    * ``object``: static camera, one panel moving on its own -> ``independent motion``;
+    * ``planar``: a single plane under a general translation -> ``homography``;
+    * ``static``: nothing moves -> ``homography`` (no depth recoverable);
+    * ``flat``: a nearly uniform grey wall under translation -> ``insufficient texture``.
+
+    ``strength`` scales every motion (0.05 gives the sub-pixel baselines of real generated clips,
+    where the expected verdict is still the one above but the evidence is weak).
+    Frames are the exposure's ``frames`` equal sub-intervals (each blurred over its own interval).
+    The scene is rendered ``margin`` pixels larger on every side and cropped, so that no
+    mirrored border content (``BORDER_REFLECT``) enters the view. Focal length: 60 deg
+    horizontal field of view for ``width``.
+    """
+    from skimage import data
+
+    if kind not in MOTION_KINDS:
+        raise ValueError(f"motion_clip: kind must be one of {MOTION_KINDS}, got {kind!r}")
+    Wb, Hb = width + 2 * margin, height + 2 * margin
+    f = 0.5 * width / np.tan(np.radians(60.0) / 2)
+    K = np.array([[f, 0, (Wb - 1) / 2], [0, f, (Hb - 1) / 2], [0, 0, 1.0]])
+    size = (Wb, Hb)
+    bg = _fit(data.coffee(), size)
+    gravel = _fit(data.gravel(), size)
+    bg = np.clip(bg.astype(np.int16) + (gravel.astype(np.int16) - 128) // 3, 0, 255).astype(np.uint8)
+
+    def panel(img: np.ndarray, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        tex = np.zeros((Hb, Wb, 3), np.uint8)
+        alpha = np.zeros((Hb, Wb), np.float32)
+        x0, y0 = margin + int(box[0] * width), margin + int(box[1] * height)
+        x1, y1 = margin + int(box[2] * width), margin + int(box[3] * height)
+        tex[y0:y1, x0:x1] = _fit(img, (x1 - x0, y1 - y0))
+        alpha[y0:y1, x0:x1] = 1.0
+        return tex, alpha
+
+    mid_tex, mid_a = panel(data.astronaut(), (0.08, 0.15, 0.40, 0.70))
+    near_tex, near_a = panel(data.chelsea(), (0.58, 0.40, 0.88, 0.88))
+    far = 10.0 if kind == "dolly" else 8.0
+    layers: list[Layer] = [Layer(bg, far), Layer(mid_tex, 4.0, mid_a), Layer(near_tex, 2.5, near_a)]
+    path = CameraPath()
+    if kind == "translation":
+        path = CameraPath.linear(velocity=(0.15 * strength, 0.0, 0.0))
+    elif kind == "dolly":
+        path = CameraPath.linear(velocity=(0.0, 0.0, 0.8 * strength))
+    elif kind in ("pan", "tilt", "roll"):
+        axis = {"pan": (0.0, 0.06, 0.0), "tilt": (0.05, 0.0, 0.0), "roll": (0.0, 0.0, 0.08)}[kind]
+        path = CameraPath.linear(angular=tuple(strength * v for v in axis))
+    elif kind == "object":
+        mx, my = 48.0 * strength, 12.0 * strength
+        layers = [layers[0], Layer(near_tex, 2.5, near_a, motion=lambda s: (mx * s, my * s))]
+    elif kind == "planar":
+        layers = [Layer(bg, 5.0)]
+        path = CameraPath.linear(velocity=(0.2 * strength, 0.05 * strength, 0.3 * strength))
+    elif kind == "flat":
+        rng = np.random.default_rng(0)
+        grey = np.full((Hb, Wb, 3), 128, np.uint8)
+        grey = np.clip(grey + rng.normal(0, 0.6, grey.shape), 0, 255).astype(np.uint8)
+        layers = [Layer(grey, 5.0)]
+        path = CameraPath.linear(velocity=(0.2, 0.0, 0.0))
+    scene = Scene(tuple(layers), K, size, path)
+    big = scene.video(Intervals.present(frames))
+    clip = np.ascontiguousarray(big[:, margin:margin + height, margin:margin + width])
+    expected = {"translation": "parallax", "dolly": "parallax", "object": "independent motion",
+                "flat": "insufficient texture"}.get(kind, "homography")
+    return clip, expected

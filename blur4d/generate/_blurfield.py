@@ -1,0 +1,323 @@
+"""Spatially varying motion-blur estimation (pure math, no IO).
+
+A linear motion blur of length ``L`` along direction ``theta`` turns the image derivative along
+``theta`` into the difference of two copies ``L`` apart, so the autocorrelation of that derivative
+has a deep negative peak at lag ``L`` along ``theta`` (Yitzhaky & Kopeika, 1997). Per overlapping
+tile we evaluate that signature for a fan of candidate directions and lengths (all candidates
+from three FFT correlations per tile: ``R_theta = c^2 Axx + cs (Axy + Ayx) + s^2 Ayy``), keep the
+deepest peak, regularise the axial field across tiles, and orient it into signed regions.
+
+The sign of each region (motion vs its reverse) is what the photo cannot tell: it is returned as
+a free choice per region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TileField:
+    """Per-tile blur estimate on a grid of tile centres.
+
+    centers_x (nx,), centers_y (ny,): tile centres in pixels of the estimation image.
+    angle (ny, nx): axial direction in radians in [0, pi) (image axes: 0 = +x, pi/2 = +y).
+    length (ny, nx): blur extent over the exposure in pixels of the estimation image.
+    score (ny, nx): depth of the autocorrelation dip (0 = no evidence, ~0.5 = clean box blur).
+    texture (ny, nx): gradient energy of the tile (low = nothing to measure).
+    """
+
+    centers_x: np.ndarray
+    centers_y: np.ndarray
+    angle: np.ndarray
+    length: np.ndarray
+    score: np.ndarray
+    texture: np.ndarray
+    anisotropy: np.ndarray  # max/min directional gradient energy (1 = isotropic)
+
+
+def _tile_starts(n: int, tile: int, stride: int) -> np.ndarray:
+    if n <= tile:
+        return np.array([0])
+    k = int(np.ceil((n - tile) / stride)) + 1
+    return np.round(np.linspace(0, n - tile, k)).astype(int)
+
+
+@dataclass(frozen=True)
+class TileStats:
+    """Per-tile autocorrelations of the image derivatives, from which the blur evidence of any
+    lag vector follows without another FFT.
+
+    axx, ayy, cross: (ny, nx, N, N) autocorrelations (cross = Axy(r) + Axy(-r)), normalised by
+    the window's own autocorrelation; centers_x (nx,), centers_y (ny,); texture (ny, nx) mean
+    squared gradient; max_lag: the longest lag that is measured reliably.
+    """
+
+    axx: np.ndarray
+    ayy: np.ndarray
+    cross: np.ndarray
+    centers_x: np.ndarray
+    centers_y: np.ndarray
+    texture: np.ndarray
+    max_lag: float
+    min_lag: float
+
+    def dip(self, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
+        """Blur evidence for per-tile lag vectors (broadcast against (ny, nx)): minus the
+        normalised autocorrelation of the derivative along v at lag |v|. About 0.5 for a clean
+        box blur of exactly v, about 0 for a wrong v; 0 where |v| is outside the measurable range."""
+        N = self.axx.shape[-1]
+        vx, vy = np.broadcast_arrays(np.asarray(vx, np.float64), np.asarray(vy, np.float64))
+        shape = np.broadcast_shapes(vx.shape, self.texture.shape)
+        vx, vy = np.broadcast_to(vx, shape), np.broadcast_to(vy, shape)
+        length = np.hypot(vx, vy)
+        ok = (length >= self.min_lag) & (length <= self.max_lag)
+        c = np.where(length > 0, vx / np.maximum(length, 1e-9), 1.0)
+        s = np.where(length > 0, vy / np.maximum(length, 1e-9), 0.0)
+        extra = shape[: len(shape) - self.texture.ndim]
+        a_xx = np.broadcast_to(self.axx, extra + self.axx.shape)
+        a_yy = np.broadcast_to(self.ayy, extra + self.ayy.shape)
+        a_c = np.broadcast_to(self.cross, extra + self.cross.shape)
+        x0, y0 = np.floor(vx).astype(int), np.floor(vy).astype(int)
+        wx, wy = vx - x0, vy - y0
+        idx = np.indices(shape)
+        val = np.zeros(shape)
+        for dy, wyy in ((0, 1 - wy), (1, wy)):
+            for dx, wxx in ((0, 1 - wx), (1, wx)):
+                yy, xx = (y0 + dy) % N, (x0 + dx) % N
+                sel = tuple(idx) + (yy, xx)
+                val += (c * c * a_xx[sel] + c * s * a_c[sel] + s * s * a_yy[sel]) * (wxx * wyy)
+        r0 = c * c * self.axx[..., 0, 0] + c * s * self.cross[..., 0, 0] + s * s * self.ayy[..., 0, 0]
+        return np.where(ok, -val / np.maximum(r0, 1e-12), 0.0)
+
+
+def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 3.0) -> TileStats:
+    """Derivative autocorrelations per overlapping tile of a float gray image (linear light)."""
+    import cv2
+
+    g = np.asarray(gray, np.float32)
+    H, W = g.shape
+    tile = int(min(tile, H, W))
+    stride = int(stride or max(1, tile // 2))
+    g = cv2.GaussianBlur(g, (0, 0), 0.8)
+    ix = np.zeros_like(g)
+    iy = np.zeros_like(g)
+    ix[:, :-1] = g[:, 1:] - g[:, :-1]
+    iy[:-1] = g[1:] - g[:-1]
+    ys, xs = _tile_starts(H, tile, stride), _tile_starts(W, tile, stride)
+    win = np.outer(np.hanning(tile + 2)[1:-1], np.hanning(tile + 2)[1:-1]).astype(np.float32)
+    px = np.stack([np.stack([ix[y:y + tile, x:x + tile] for x in xs]) for y in ys])  # (ny, nx, t, t)
+    py = np.stack([np.stack([iy[y:y + tile, x:x + tile] for x in xs]) for y in ys])
+    texture = (px ** 2 + py ** 2).mean(axis=(2, 3))
+    px = (px - px.mean(axis=(2, 3), keepdims=True)) * win
+    py = (py - py.mean(axis=(2, 3), keepdims=True)) * win
+    N = 2 * tile
+    fx = np.fft.rfft2(px, s=(N, N))
+    fy = np.fft.rfft2(py, s=(N, N))
+    axx = np.fft.irfft2(np.abs(fx) ** 2, s=(N, N))
+    ayy = np.fft.irfft2(np.abs(fy) ** 2, s=(N, N))
+    axy = np.fft.irfft2(np.conj(fx) * fy, s=(N, N))
+    ayx = np.roll(axy[..., ::-1, ::-1], 1, axis=(-2, -1))  # axy(-r)
+    ww = np.fft.irfft2(np.abs(np.fft.rfft2(win, s=(N, N))) ** 2, s=(N, N))
+    ww = np.maximum(ww / ww[0, 0], 0.2)
+    return TileStats(axx=(axx / ww).astype(np.float32), ayy=(ayy / ww).astype(np.float32),
+                     cross=((axy + ayx) / ww).astype(np.float32), centers_x=xs + (tile - 1) / 2.0,
+                     centers_y=ys + (tile - 1) / 2.0, texture=texture.astype(np.float64),
+                     max_lag=0.4 * tile, min_lag=float(min_lag))
+
+
+def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple[float, float], scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """V(x) = b + A (x - c) / scale with params (bx, by, a11, a12, a21, a22)."""
+    bx, by, a11, a12, a21, a22 = params
+    u, v = (x - center[0]) / scale, (y - center[1]) / scale
+    return bx + a11 * u + a12 * v, by + a21 * u + a22 * v
+
+
+def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None = None) -> tuple[np.ndarray, float]:
+    """Fit an affine blur field (camera translation, roll, zoom, shear) that maximises the summed
+    tile evidence; returns (params, mean evidence)."""
+    from scipy.optimize import minimize
+
+    W, H = size
+    center, scale = ((W - 1) / 2.0, (H - 1) / 2.0), 0.5 * max(W, H)
+    X, Y = np.meshgrid(stats.centers_x, stats.centers_y)
+    w = np.sqrt(stats.texture / max(np.median(stats.texture), 1e-12))
+    w = np.clip(w, 0.0, 2.0)
+    w = w / w.sum()
+    mx = float(max_len or stats.max_lag)
+
+    def score(p: np.ndarray) -> np.ndarray:
+        vx, vy = affine_field(p, X, Y, center, scale)
+        return (stats.dip(vx, vy) * w).sum(axis=(-2, -1))
+
+    # coarse search: translation x rotation x zoom (vectorised)
+    lens = np.linspace(stats.min_lag, mx, 9)
+    angs = np.arange(12) * np.pi / 12
+    cands = [np.zeros(6)]
+    for L in lens:
+        for a in angs:
+            cands.append(np.array([L * np.cos(a), L * np.sin(a), 0, 0, 0, 0]))
+    for rot in np.linspace(-mx, mx, 9):
+        for zoom in np.linspace(-mx, mx, 9):
+            for bx, by in ((0, 0), (mx / 3, 0), (0, mx / 3), (-mx / 3, 0), (0, -mx / 3)):
+                cands.append(np.array([bx, by, zoom, -rot, rot, zoom]))
+    P = np.array(cands)
+    s = score(P.T[:, :, None, None])
+    order = np.argsort(-s)[:4]
+    best, best_s = P[order[0]], s[order[0]]
+    for i in order:
+        res = minimize(lambda p: -score(p[:, None, None]), P[i], method="Nelder-Mead",
+                       options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 600})
+        if -res.fun > best_s:
+            best, best_s = res.x, -res.fun
+    return best, float(best_s)
+
+
+@dataclass(frozen=True)
+class BlurField:
+    """The estimated motion over the exposure, up to one sign per region.
+
+    In pixels of an image of ``size`` (W, H). ``global_params``: the affine camera field (see
+    :func:`affine_field`; all zero when the camera did not move measurably); ``gain`` (ny, nx):
+    per-tile magnitude of the camera field relative to the affine fit (parallax); ``local``
+    (ny, nx, 2): per-tile vectors of independently moving regions (NaN elsewhere); ``labels``
+    (ny, nx) int: 0 = the camera field, k >= 1 = moving region k, -1 = static.
+    """
+
+    size: tuple[int, int]
+    centers_x: np.ndarray
+    centers_y: np.ndarray
+    global_params: np.ndarray
+    global_score: float
+    gain: np.ndarray
+    local: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def regions(self) -> list[int]:
+        return sorted(int(v) for v in np.unique(self.labels) if v >= 0)
+
+    def _interp(self, grid: np.ndarray, W: int, H: int) -> np.ndarray:
+        """Bilinear interpolation of a tile-centre grid to every pixel of a (W, H) image."""
+        import cv2
+
+        sx, sy = self.size[0] / W, self.size[1] / H
+        xs = (np.arange(W) + 0.5) * sx - 0.5
+        ys = (np.arange(H) + 0.5) * sy - 0.5
+        fx = np.interp(xs, self.centers_x, np.arange(len(self.centers_x)))
+        fy = np.interp(ys, self.centers_y, np.arange(len(self.centers_y)))
+        mx, my = np.meshgrid(fx.astype(np.float32), fy.astype(np.float32))
+        g = np.ascontiguousarray(grid.astype(np.float32))
+        return cv2.remap(g, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def dense(self, width: int, height: int, signs: dict[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel motion over the exposure (H, W, 2) float32 in pixels of a (width, height)
+        image, with ``signs[region]`` = +1 or -1 (default +1), and the (H, W) int label map."""
+        signs = signs or {}
+        f = width / self.size[0]
+        X, Y = np.meshgrid((np.arange(width) + 0.5) / f - 0.5, (np.arange(height) + 0.5) / f - 0.5)
+        W0, H0 = self.size
+        gx, gy = affine_field(self.global_params, X, Y, ((W0 - 1) / 2.0, (H0 - 1) / 2.0), 0.5 * max(W0, H0))
+        gain = self._interp(self.gain, width, height)
+        s0 = float(signs.get(0, 1.0))
+        cam = np.stack([gx * gain, gy * gain], -1) * (f * s0)
+        if not (self.labels >= 1).any():
+            lab = self._nearest_labels(width, height)
+            cam[lab < 0] *= 0.0
+            return cam.astype(np.float32), lab
+        weights = np.zeros(self.labels.shape + (1,), np.float32)
+        vec = np.zeros(self.labels.shape + (2,), np.float32)
+        for k in self.regions:
+            if k == 0:
+                continue
+            m = self.labels == k
+            weights[m, 0] = 1.0
+            vec[m] = self.local[m] * float(signs.get(k, 1.0))
+        w = self._interp(weights, width, height)[..., None] if weights.shape[-1] == 1 else None
+        w = self._interp(weights[..., 0], width, height)[..., None]
+        v = self._interp(vec, width, height) * f
+        # vec is zero outside regions, so normalise the interpolated vectors by the weight
+        v = np.where(w > 1e-3, v / np.maximum(w, 1e-3), 0.0)
+        w = np.clip((w - 0.25) / 0.5, 0.0, 1.0)
+        lab = self._nearest_labels(width, height)
+        static = (self.labels < 0).astype(np.float32)
+        st = self._interp(static, width, height)[..., None]
+        cam = cam * (1.0 - np.clip((st - 0.25) / 0.5, 0, 1))
+        out = cam * (1.0 - w) + v * w
+        return out.astype(np.float32), lab
+
+    def _nearest_labels(self, width: int, height: int) -> np.ndarray:
+        f = width / self.size[0]
+        xs = (np.arange(width) + 0.5) / f - 0.5
+        ys = (np.arange(height) + 0.5) / f - 0.5
+        ix = np.abs(xs[:, None] - self.centers_x[None]).argmin(1)
+        iy = np.abs(ys[:, None] - self.centers_y[None]).argmin(1)
+        return self.labels[iy][:, ix].astype(np.int32)
+
+
+def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.15, local_min: float = 0.45,
+                   local_margin: float = 0.15) -> BlurField:
+    """Estimate the blur field of a float gray image (linear light) at its own resolution.
+
+    1. tile statistics; 2. the affine camera field maximising the summed evidence (kept if its
+    mean evidence is >= ``min_global``); 3. per tile, the magnitude along the camera field
+    (parallax), and a free local vector where it explains the tile much better (``local_min``,
+    ``local_margin``): independently moving content, grouped into connected regions whose
+    vectors are oriented consistently.
+    """
+    from scipy import ndimage
+
+    H, W = gray.shape
+    st = tile_stats(gray, tile=tile)
+    params, gscore = fit_global(st, (W, H))
+    if gscore < min_global:
+        params = np.zeros(6)
+    X, Y = np.meshgrid(st.centers_x, st.centers_y)
+    gx, gy = affine_field(params, X, Y, ((W - 1) / 2.0, (H - 1) / 2.0), 0.5 * max(W, H))
+    glen = np.hypot(gx, gy)
+    # magnitude refinement along the camera field
+    gains = np.linspace(0.4, 2.0, 17)
+    d_gain = st.dip(gains[:, None, None] * gx, gains[:, None, None] * gy)  # (G, ny, nx)
+    best_g = gains[d_gain.argmax(0)]
+    d_cam = d_gain.max(0)
+    d_here = st.dip(gx, gy)
+    use_gain = (d_cam > d_here + 0.05) & (glen >= st.min_lag)
+    gain = np.where(use_gain, best_g, 1.0)
+    gain = ndimage.median_filter(gain, size=3, mode="nearest")
+    d_cam = np.maximum(d_cam, d_here)
+    # free local search
+    angles = np.arange(24) * np.pi / 24
+    lags = np.arange(st.min_lag, st.max_lag + 1e-6, 1.0)
+    A, L = np.meshgrid(angles, lags, indexing="ij")
+    cx, cy = (L * np.cos(A)).ravel(), (L * np.sin(A)).ravel()
+    d_loc = st.dip(cx[:, None, None], cy[:, None, None])  # (C, ny, nx)
+    bi = d_loc.argmax(0)
+    d_best = d_loc.max(0)
+    lx, ly = cx[bi], cy[bi]
+    textured = st.texture > 0.05 * np.median(st.texture)
+    is_local = textured & (d_best >= local_min) & (d_best > d_cam + local_margin)
+    is_local = ndimage.binary_opening(is_local, structure=np.ones((1, 2))) | ndimage.binary_opening(is_local, structure=np.ones((2, 1)))
+    labels = np.where(glen * gain >= st.min_lag * 0.5, 0, -1) if gscore >= min_global else np.full(glen.shape, -1)
+    local = np.full(glen.shape + (2,), np.nan)
+    comp, n = ndimage.label(is_local)
+    for k in range(1, n + 1):
+        m = comp == k
+        vx, vy = lx[m], ly[m]
+        # orient the axial vectors consistently (along the dominant axis of the region)
+        T = np.array([[np.sum(vx * vx), np.sum(vx * vy)], [np.sum(vx * vy), np.sum(vy * vy)]])
+        ev, evec = np.linalg.eigh(T)
+        axis = evec[:, -1]
+        if axis[0] < 0 or (abs(axis[0]) < 1e-9 and axis[1] < 0):
+            axis = -axis
+        sgn = np.where(vx * axis[0] + vy * axis[1] >= 0, 1.0, -1.0)
+        vx, vy = vx * sgn, vy * sgn
+        local[m] = np.stack([np.full(m.sum(), np.median(vx)), np.full(m.sum(), np.median(vy))], -1)
+        labels[m] = k
+    # canonical sign of the camera field: its mean points right (or down when vertical)
+    mean = np.array([np.mean(gx), np.mean(gy)])
+    if abs(mean[0]) >= abs(mean[1]) and mean[0] < 0 or abs(mean[0]) < abs(mean[1]) and mean[1] < 0:
+        params = -params
+    return BlurField(size=(W, H), centers_x=st.centers_x, centers_y=st.centers_y, global_params=params,
+                     global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32))
