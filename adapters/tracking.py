@@ -189,6 +189,10 @@ class TrackerConfig:
     """Forward-backward error (pixels, at the tracking size) above which a point is occluded."""
     residual_threshold: float = 12.0
     """Mean absolute grey-level patch difference (0-255) above which a point is occluded."""
+    chain_check: bool = True
+    """Where the query-frame patch no longer matches (it held part of an occluder, or the
+    appearance changed), still call a point visible if the frame-to-frame step is
+    forward-backward consistent (at half the confidence)."""
     reacquire: bool = True
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
@@ -410,6 +414,12 @@ class BuiltinTracker:
                         g, ok, _ = self._lk(pyr, prev, t, xy[prev, a], None)
                         guess[a[ok]] = g[ok]
                     pos, passed, c = self._verify(pyr, q, t, ref[a], guess[a])
+                    f = np.flatnonzero(~passed)
+                    if cfg.chain_check and prev != q and len(f):
+                        pos_c, passed_c, c_c = self._verify(pyr, prev, t, xy[prev, a[f]], guess[a[f]])
+                        pos[f] = np.where(passed_c[:, None], pos_c, pos[f])
+                        passed[f] = passed_c
+                        c[f] = np.where(passed_c, 0.5 * c_c, c[f])
                     xy[t, a] = np.where(passed[:, None], pos, guess[a])
                     vis[t, a] = passed
                     conf[t, a] = c
@@ -515,7 +525,7 @@ def write_overlay(path: str | os.PathLike, video: Video, tracks: Tracks, *, over
 
 def render_summary(video: Video, tracks: Tracks, *, max_points: int = 4000) -> np.ndarray:
     """All trajectories over the (dimmed) query frame: a line through each track's visible
-    positions, a dot at its query point; occluded stretches are dotted -> (H, W, 3) uint8."""
+    positions (occluded stretches are left out) and a dot at its query point -> (H, W, 3) uint8."""
     import cv2
 
     _check_match(video, tracks)
@@ -531,11 +541,8 @@ def render_summary(video: Video, tracks: Tracks, *, max_points: int = 4000) -> n
     for i in range(len(idx)):
         col = cols[i].tolist()
         for t in range(video.num_frames - 1):
-            a, b = xy[t, i], xy[t + 1, i]
             if vis[t, i] and vis[t + 1, i]:
-                cv2.line(canvas, tuple(fx(a)), tuple(fx(b)), col, thick, cv2.LINE_AA, shift)
-            else:
-                cv2.circle(canvas, tuple(fx(b)), max(1, thick) << shift >> 1, col, -1, cv2.LINE_AA, shift)
+                cv2.line(canvas, tuple(fx(xy[t, i])), tuple(fx(xy[t + 1, i])), col, thick, cv2.LINE_AA, shift)
         qi = tracks.query_frame[idx[i]]
         cv2.circle(canvas, tuple(fx(xy[qi, i])), max(1, rad - 1) << shift, col, -1, cv2.LINE_AA, shift)
     text = (f"{tracks.num_points} tracks, {tracks.num_frames} frames, query frame {q}, "
