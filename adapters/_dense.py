@@ -1,0 +1,262 @@
+"""Dense points from posed frames, shared by the camera backends.
+
+The reference frame's pixels are matched into every other posed frame with DIS optical flow and
+triangulated along the reference rays with all views at once (iteratively reweighted linear
+least squares on the reprojection error, :func:`blur4d.geometry.triangulate_along_rays`). Each
+point carries a confidence from its depth uncertainty (reprojection sensitivity to depth) and
+its source frame. Pixels whose flow does not fit the camera motion (epipolar residual above a
+threshold) are independent motion: they are flagged ``dynamic`` and written per frame, placed at
+the depth of their static surroundings (a single moving camera cannot triangulate content that
+moves on its own; these points get a low confidence and say so in the provenance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from blur4d import geometry as geo
+from blur4d.progress import NO_PROGRESS, Progress
+from blur4d.types import Cameras, PointCloud, Provenance
+
+__all__ = ["CameraResult", "DenseOptions", "dense_points", "depth_to_points", "render_depth", "scale_intrinsics"]
+
+
+@dataclass(frozen=True)
+class CameraResult:
+    """What a camera backend returns.
+
+    cameras: per-frame pinhole cameras (``cameras.ok`` False with a reason on degenerate input).
+    points: static points fused over the clip (world coordinates, ``frame`` = source frame).
+    dynamic: per frame the points on independently moving content (may be empty clouds).
+    depth: (T, H, W) float32 z-depth per frame in the cameras' units, NaN where unknown; or None.
+    sparse: the bundle-adjusted sparse points (tracks), or None.
+    info: JSON-able diagnostics (pair chosen, inlier counts, residuals, timings, notes).
+    """
+
+    cameras: Cameras
+    points: PointCloud | None = None
+    dynamic: tuple[PointCloud, ...] = ()
+    depth: np.ndarray | None = None
+    sparse: PointCloud | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DenseOptions:
+    long_side: int = 640
+    """Long side (px) of the frames used for dense matching; depth maps are upsampled back."""
+    max_rel_uncertainty: float = 0.05
+    """Drop points whose estimated depth uncertainty exceeds this fraction of their depth."""
+    dynamic_px: float = 1.0
+    """Epipolar residual (px at the dense resolution) above which a pixel is independent motion."""
+    fb_px: float = 1.0
+    """Forward-backward flow disagreement (px) above which a pixel counts as occluded."""
+    min_dynamic_area: int = 64
+    """Connected moving regions smaller than this many pixels are treated as noise."""
+
+
+def scale_intrinsics(K: np.ndarray, sx: float, sy: float | None = None) -> np.ndarray:
+    """K for an image resized by (sx, sy), with pixel centres at integers:
+    u' + 0.5 = sx (u + 0.5)."""
+    sy = sx if sy is None else sy
+    K2 = np.array(K, np.float64, copy=True)
+    K2[..., 0, 0] *= sx
+    K2[..., 0, 1] *= sx
+    K2[..., 1, 1] *= sy
+    K2[..., 0, 2] = (K2[..., 0, 2] + 0.5) * sx - 0.5
+    K2[..., 1, 2] = (K2[..., 1, 2] + 0.5) * sy - 0.5
+    return K2
+
+
+def _resize(frames: np.ndarray, long_side: int) -> tuple[np.ndarray, float, float]:
+    import cv2
+
+    T, H, W = frames.shape[:3]
+    s = min(1.0, long_side / max(H, W))
+    if s >= 1.0:
+        return frames, 1.0, 1.0
+    w, h = max(8, round(W * s)), max(8, round(H * s))
+    out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+    return out, w / W, h / H
+
+
+def _flow(dis: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return dis.calc(a, b, None)
+
+
+def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    import cv2
+
+    n = len(xy)
+    cols = 1024
+    rows = max(1, -(-n // cols))
+    m = np.zeros((rows * cols, 2), np.float32)
+    m[:n] = xy
+    m = m.reshape(rows, cols, 2)
+    out = cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, *img.shape[2:])[:n]
+
+
+def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Z-buffer of world points in one camera -> (H, W) float32 depth, NaN where empty; each
+    point fills a 2x2 footprint so a cloud sampled at the same resolution leaves few holes."""
+    W, H = size
+    uv, z = geo.project(K, cam_from_world, points_xyz)
+    depth = np.full(H * W, np.inf)
+    keep = (z > 0) & np.isfinite(uv).all(1)
+    uv, z = uv[keep], z[keep]
+    for dx in (0, 1):
+        for dy in (0, 1):
+            x = np.floor(uv[:, 0]).astype(np.int64) + dx
+            y = np.floor(uv[:, 1]).astype(np.int64) + dy
+            ok = (x >= 0) & (x < W) & (y >= 0) & (y < H)
+            np.minimum.at(depth, y[ok] * W + x[ok], z[ok])
+    depth[~np.isfinite(depth)] = np.nan
+    return depth.reshape(H, W).astype(np.float32)
+
+
+def depth_to_points(depth: np.ndarray, image: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray,
+                    frame: int, confidence: np.ndarray | None = None, stride: int = 1) -> PointCloud:
+    """Back-project one depth map (H, W) (NaN = unknown) with its colours into world points."""
+    H, W = depth.shape
+    ys, xs = np.mgrid[0:H:stride, 0:W:stride]
+    d = depth[ys, xs]
+    ok = np.isfinite(d) & (d > 0)
+    uv = np.stack([xs[ok], ys[ok]], 1).astype(np.float64)
+    X = geo.unproject(K, cam_from_world, uv, d[ok])
+    conf = np.ones(len(X), np.float32) if confidence is None else confidence[ys, xs][ok].astype(np.float32)
+    return PointCloud(xyz=X.astype(np.float32), rgb=image[ys, xs][ok].astype(np.uint8),
+                      frame=np.full(len(X), frame, np.int32), confidence=np.clip(conf, 0, 1))
+
+
+def _fill_from_surroundings(depth: np.ndarray, mask: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray]:
+    """Depth for masked regions from the median static depth in a ring around each region.
+    Returns (filled depth for the region pixels, kept region mask)."""
+    import cv2
+
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    out = np.full(depth.shape, np.nan, np.float32)
+    kept = np.zeros(mask.shape, bool)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))
+    for k in range(1, n):
+        region = labels == k
+        if region.sum() < min_area:
+            continue
+        ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~mask
+        vals = depth[ring]
+        vals = vals[np.isfinite(vals)]
+        if len(vals) == 0:
+            continue
+        out[region] = np.median(vals)
+        kept |= region
+    return out, kept
+
+
+def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: DenseOptions = DenseOptions(),
+                 progress: Progress = NO_PROGRESS) -> tuple[PointCloud, tuple[PointCloud, ...], np.ndarray, dict[str, Any]]:
+    """Dense static points seen from frame ``ref``, per-frame dynamic points and per-frame depth.
+
+    frames: (T, H, W, 3) uint8 at ``cameras.image_size``. Returns (static cloud, per-frame
+    dynamic clouds, depth (T, H, W) float32 NaN-unknown, info).
+    """
+    import cv2
+
+    cv2.setRNGSeed(0)
+    T, H, W = frames.shape[:3]
+    small, sx, sy = _resize(frames, options.long_side)
+    h, w = small.shape[1:3]
+    K = scale_intrinsics(cameras.K, sx, sy)
+    Tcw = cameras.cam_from_world
+    reg = np.asarray(cameras.registered, bool) & np.isfinite(Tcw).all((1, 2))
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small])
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    others = [t for t in range(T) if t != ref and reg[t]]
+    ys, xs = np.mgrid[0:h, 0:w]
+    uv_ref = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    flows = []
+    total = len(others) + 2
+    for k, t in enumerate(others):
+        flows.append(_flow(dis, gray[ref], gray[t]))
+        progress("dense", k + 1, total)
+    # baseline of each view relative to the reference, to pick the occlusion-check view
+    centers = geo.invert(Tcw[reg])[:, :3, 3]
+    c_ref = geo.invert(Tcw[ref])[:3, 3]
+    base = {t: float(np.linalg.norm(geo.invert(Tcw[t])[:3, 3] - c_ref)) for t in others}
+    info: dict[str, Any] = {"dense_size": [w, h], "ref": int(ref), "views": len(others)}
+    if not others:
+        empty = PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8))
+        return empty, tuple(empty for _ in range(T)), np.full((T, H, W), np.nan, np.float32), info
+    far = max(others, key=lambda t: base[t])
+    back = _flow(dis, gray[far], gray[ref])
+    fwd = flows[others.index(far)].reshape(-1, 2)
+    tgt = uv_ref + fwd
+    back_at = _sample(back, tgt)
+    fb_err = np.linalg.norm(fwd + back_at, axis=1)
+    occluded = fb_err > options.fb_px
+    inside = np.stack([(uv_ref + f.reshape(-1, 2)) for f in flows])  # (V, N, 2)
+    valid = ((inside[..., 0] >= 0) & (inside[..., 0] <= w - 1) & (inside[..., 1] >= 0) & (inside[..., 1] <= h - 1))
+    z, rms, n_used, sens = geo.triangulate_along_rays(K[ref], Tcw[ref], uv_ref, K[others], Tcw[others], inside, valid)
+    progress("dense", len(others) + 1, total)
+    zc = np.where(np.isfinite(z) & (z > 0), z, 1.0)
+    sigma_px = np.maximum(rms, 0.1)
+    rel_unc = sigma_px / np.maximum(sens, 1e-12) / zc
+    conf = 1.0 / (1.0 + (rel_unc / 0.01) ** 2)
+    finite = np.isfinite(z) & (z > 0)
+    moving = finite & (rms > options.dynamic_px) & ~occluded
+    # remove speckle: moving regions must be connected areas
+    mask_m = moving.reshape(h, w)
+    mask_m = cv2.morphologyEx(mask_m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    static = finite & ~occluded & ~mask_m.ravel() & (rel_unc < options.max_rel_uncertainty) & (rms <= options.dynamic_px)
+    depth_ref = np.where(static, z, np.nan).reshape(h, w).astype(np.float32)
+    fill, dyn_mask = _fill_from_surroundings(depth_ref, mask_m, options.min_dynamic_area)
+    X = geo.unproject(K[ref], Tcw[ref], uv_ref[static], z[static])
+    rgb_small = small[ref].reshape(-1, 3)
+    cloud = PointCloud(xyz=X.astype(np.float32), rgb=rgb_small[static].astype(np.uint8),
+                       frame=np.full(len(X), ref, np.int32), confidence=conf[static].astype(np.float32))
+    # per-frame dynamic points: the reference's moving pixels carried along their flow
+    dyn_idx = np.flatnonzero(dyn_mask.ravel())
+    dynamic: list[PointCloud] = []
+    Xdyn_ref = geo.unproject(K[ref], Tcw[ref], uv_ref[dyn_idx], fill.ravel()[dyn_idx]) if len(dyn_idx) else np.zeros((0, 3))
+    for t in range(T):
+        if len(dyn_idx) == 0 or not reg[t]:
+            dynamic.append(PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)))
+            continue
+        if t == ref:
+            q = uv_ref[dyn_idx]
+            zt = fill.ravel()[dyn_idx].astype(np.float64)
+        else:
+            q = inside[others.index(t)][dyn_idx]
+            _, zt = geo.project(K[t], Tcw[t], Xdyn_ref)
+        ok = (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1) & (zt > 0)
+        Xt = geo.unproject(K[t], Tcw[t], q[ok], zt[ok])
+        col = np.clip(_sample(small[t].astype(np.float32), q[ok]), 0, 255).astype(np.uint8)
+        dynamic.append(PointCloud(xyz=Xt.astype(np.float32), rgb=col.reshape(-1, 3), frame=np.full(len(Xt), t, np.int32),
+                                  confidence=np.full(len(Xt), 0.1, np.float32), dynamic=np.ones(len(Xt), bool)))
+    # per-frame depth: the static cloud rendered into each frame, plus that frame's moving points
+    depth = np.full((T, H, W), np.nan, np.float32)
+    for t in range(T):
+        if not reg[t]:
+            continue
+        pts = cloud.xyz if len(dynamic[t]) == 0 else np.concatenate([cloud.xyz, dynamic[t].xyz])
+        d_small = depth_ref.copy() if t == ref else render_depth(pts, K[t], Tcw[t], (w, h))
+        if t == ref and len(dyn_idx):
+            d_small.ravel()[dyn_idx] = fill.ravel()[dyn_idx]
+        depth[t] = cv2.resize(d_small, (W, H), interpolation=cv2.INTER_NEAREST)
+    progress("dense", total, total)
+    info.update({
+        "static_points": int(len(cloud)), "dynamic_pixels_ref": int(len(dyn_idx)),
+        "dynamic_fraction": float(len(dyn_idx) / max(1, finite.sum())),
+        "occluded_fraction": float(occluded.mean()),
+        "median_rms_px": float(np.nanmedian(rms[finite])) if finite.any() else None,
+        "median_rel_uncertainty": float(np.nanmedian(rel_unc[static])) if static.any() else None,
+        "max_baseline": float(max(base.values())),
+        "dynamic_depth": "moving content is placed at the median depth of its static surroundings "
+                         "(not observable from a single moving camera)",
+    })
+    del centers
+    prov = Provenance.capture("dense-flow", options, packages=("opencv-python",))
+    cloud = PointCloud(cloud.xyz, cloud.rgb, frame=cloud.frame, confidence=cloud.confidence, provenance=prov)
+    return cloud, tuple(dynamic), depth, info
