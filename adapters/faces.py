@@ -105,9 +105,9 @@ class FaceMeshConfig:
     """forward-backward (no lag, offline), causal (online One-Euro) or none."""
     min_cutoff: float = 1.0
     """One-Euro minimum cutoff frequency (Hz of playback time) at rest."""
-    beta_landmarks: float = 2.0
+    beta_landmarks: float = 10.0
     """One-Euro speed coefficient for landmarks (speed in face sizes per second)."""
-    beta_rotation: float = 2.0
+    beta_rotation: float = 10.0
     """One-Euro speed coefficient for the head rotation (quaternion components per second)."""
     beta_translation: float = 0.05
     """One-Euro speed coefficient for the head translation (cm per second)."""
@@ -536,10 +536,20 @@ def smooth_series(t: np.ndarray, x: np.ndarray, valid: np.ndarray, *, mode: str 
         if mode == "causal":
             out[r] = fwd.reshape(x[r].shape)
             continue
-        tb = t[r][-1] - t[r][::-1]
-        bwd = one_euro(tb, x[r][::-1], **params)[::-1]
-        out[r] = (0.5 * (fwd + bwd)).reshape(x[r].shape)
+        out[r] = _forward_backward(t[r], x[r].reshape(len(r), -1), params).reshape(x[r].shape)
     return out
+
+
+def _forward_backward(t: np.ndarray, x: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """Mean of a forward and a backward One-Euro pass (their lags cancel), over the run extended
+    at both ends by odd reflection (as filtfilt does), so neither pass starts cold at an end."""
+    n = len(t)
+    pad = min(n - 1, 8)
+    xp = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2:-pad - 2:-1]]) if pad else x
+    tp = np.concatenate([2 * t[0] - t[pad:0:-1], t, 2 * t[-1] - t[-2:-pad - 2:-1]]) if pad else t
+    fwd = one_euro(tp, xp, **params)
+    bwd = one_euro(tp[-1] - tp[::-1], xp[::-1], **params)[::-1]
+    return (0.5 * (fwd + bwd))[pad:pad + n]
 
 
 # --------------------------------------------------------------------------------------------
