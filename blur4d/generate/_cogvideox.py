@@ -60,6 +60,11 @@ def conditioning_layout(output_rows: np.ndarray, num_frames: int = 17,
     from ..types import Intervals
 
     rows = np.asarray(output_rows, np.float64).reshape(-1, 2)
+    if not 1 <= len(rows) <= int(num_frames) - 1:
+        from ..errors import InputError
+
+        raise InputError(f"blur2vid: one model call holds 1..{int(num_frames) - 1} intervals "
+                         f"(plus the padding slot), got {len(rows)}")
     out = group_intervals(Intervals(rows), FRAMES_PER_LATENT, pad_to=int(num_frames))
     blur = np.tile(np.asarray(input_interval, np.float64), FRAMES_PER_LATENT)[None]
     grouped = np.concatenate([blur, out]).astype(np.float32)
@@ -328,7 +333,7 @@ class Blur2VidSampler:
     @torch.no_grad()
     def encode(self, image: np.ndarray, noise: NoiseSource) -> torch.Tensor:
         """(H, W, 3) uint8 -> scaled posterior sample (1, 1, 16, h, w) float32."""
-        x = torch.from_numpy(np.ascontiguousarray(image)).float() / 127.5 - 1.0  # official float mapping
+        x = torch.from_numpy(np.array(image, copy=True)).float() / 127.5 - 1.0  # official float mapping
         x = x.permute(2, 0, 1)[None, :, None].to(self.device, self.dtype)  # (1, 3, 1, H, W)
         self._on(self.vae)
         try:

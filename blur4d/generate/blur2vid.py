@@ -482,7 +482,7 @@ def load_prompt_embeds(base: Path, base_spec: str, explicit: str | None, text_en
     emb, how = encode_empty_prompt(enc_root, seq_len=seq_len, device=device)
     if tuple(emb.shape) != (1, seq_len, dim):
         raise InputError(f"text encoder {enc_root}: gives {tuple(emb.shape)}, the transformer expects (1, {seq_len}, {dim})")
-    target = candidates[0]
+    target = Path(explicit).expanduser() if explicit else candidates[-1]  # never write into the base folder
     write_prompt_embeds(target, emb, {"source": str(enc_root), "prompt": "", "tokenization": how})
     return emb, f"{target} (computed from {enc_root})"
 
