@@ -332,8 +332,9 @@ class BuiltinTracker:
                                                maxLevel=int(self.config.levels if levels is None else levels), criteria=criteria, flags=flags)
         p1 = p1.reshape(-1, 2).astype(np.float64)
         ok = st.reshape(-1).astype(bool) & np.all(np.isfinite(p1), axis=1)
-        res = err.reshape(-1).astype(np.float64)
-        res[~ok] = np.inf
+        with np.errstate(invalid="ignore"):  # OpenCV leaves garbage in err where status is 0
+            res = err.reshape(-1).astype(np.float64)
+        res[~ok | ~np.isfinite(res)] = np.inf
         p1[~np.isfinite(p1)] = 0.0
         return p1, ok, res
 

@@ -1,0 +1,296 @@
+"""Built-in point tracker, TAP-Vid metrics, synthetic ground-truth tracks, drawings, CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from blur4d.errors import InputError, OutputExistsError
+from blur4d.exposure import encode_uint8
+from blur4d.tapvid import (evaluate_tracker_output, sample_queries, scene_tracks, tapvid_metrics,
+                           tracking_scene)
+from blur4d.types import Intervals, Tracks, Video
+
+pytest.importorskip("cv2")
+
+from blur4d.adapters.tracking import (BuiltinTracker, default_query_frame, grid_points,  # noqa: E402
+                                      render_overlay, render_summary, resolve_queries, write_overlay,
+                                      write_summary)
+
+
+# ------------------------------------------------------------------------------------------
+# fixtures: a small layered scene with a moving near panel (occlusions) and camera motion
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def case() -> dict:
+    scene = tracking_scene(240, 180)
+    ivs = Intervals.present(10)
+    frames = np.stack([encode_uint8(scene.render(float(s)), "srgb") for s in ivs.centers])
+    W, H = scene.size
+    gy, gx = np.mgrid[3:H:6, 3:W:6]
+    q = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
+    qi = default_query_frame(Video(frames, ivs))
+    gt_xy, gt_vis, layer = scene_tracks(scene, ivs.centers, qi, q)
+    return {"scene": scene, "video": Video(frames, ivs), "gt_xy": gt_xy, "gt_vis": gt_vis, "layer": layer,
+            "size": (W, H), "qi": qi}
+
+
+def _track_gt_queries(case: dict, mode: str, **options) -> tuple[Tracks, object]:
+    idx, qf = sample_queries(case["gt_vis"], mode, stride=3)
+    queries = np.concatenate([qf[:, None], case["gt_xy"][qf, idx]], 1)
+    tracks = BuiltinTracker(queries=queries, **options)(case["video"], seed=0)
+    return tracks, evaluate_tracker_output(case["gt_xy"], case["gt_vis"], tracks, idx, query_mode=mode,
+                                           image_size=case["size"])
+
+
+# ------------------------------------------------------------------------------------------
+# TAP-Vid metrics
+# ------------------------------------------------------------------------------------------
+def test_metrics_perfect_and_known_errors():
+    rng = np.random.default_rng(0)
+    T, N = 6, 5
+    gt = rng.uniform(0, 255, (T, N, 2))
+    vis = np.ones((T, N), bool)
+    vis[3, 1] = False
+    qf = np.zeros(N, np.int64)
+    m = tapvid_metrics(gt, vis, gt, vis, qf, image_size=(256, 256), query_mode="first")
+    assert m.delta_avg == 1.0 and m.occlusion_accuracy == 1.0 and m.average_jaccard == 1.0
+    # a 3 px error (at 256x256) is outside 1 and 2 px, inside 4, 8, 16: delta_avg = 3/5
+    pred = gt + np.array([3.0, 0.0])
+    m = tapvid_metrics(gt, vis, pred, vis, qf, image_size=(256, 256), query_mode="first")
+    assert m.delta[1] == 0 and m.delta[2] == 0 and m.delta[4] == 1 and m.delta_avg == pytest.approx(0.6)
+    # jaccard at 2 px: no TP; every visible prediction is a FP -> 0; at 4 px: all TP -> 1
+    assert m.jaccard[2] == 0 and m.jaccard[4] == 1
+    # the same error in a 512-wide image is 1.5 px at 256: inside 2 px
+    m = tapvid_metrics(gt, vis, pred, vis, qf, image_size=(512, 256), query_mode="first")
+    assert m.delta[2] == 1 and m.delta[1] == 0
+
+
+def test_metrics_occlusion_and_query_modes():
+    T, N = 4, 2
+    gt = np.zeros((T, N, 2))
+    vis = np.ones((T, N), bool)
+    vis[2, 0] = False
+    pred_vis = np.ones((T, N), bool)  # misses the occlusion
+    qf = np.array([1, 1])
+    first = tapvid_metrics(gt, vis, gt, pred_vis, qf, image_size=(10, 10), query_mode="first")
+    strided = tapvid_metrics(gt, vis, gt, pred_vis, qf, image_size=(10, 10), query_mode="strided")
+    assert first.num_evaluated == 4 and strided.num_evaluated == 6  # frames after vs all but the query
+    assert first.occlusion_accuracy == pytest.approx(3 / 4) and strided.occlusion_accuracy == pytest.approx(5 / 6)
+    # the predicted-visible point at an occluded frame is a false positive for Jaccard
+    assert first.average_jaccard == pytest.approx(3 / 4)
+    with pytest.raises(InputError):
+        tapvid_metrics(gt, vis, gt[:, :1], pred_vis, qf, image_size=(10, 10))
+
+
+def test_sample_queries():
+    vis = np.array([[0, 1, 1], [1, 1, 0], [1, 0, 1], [1, 1, 1]], bool)  # (T=4, N=3)
+    idx, qf = sample_queries(vis, "first")
+    assert idx.tolist() == [0, 1, 2] and qf.tolist() == [1, 0, 0]
+    idx, qf = sample_queries(vis, "strided", stride=2)
+    assert list(zip(qf.tolist(), idx.tolist())) == [(0, 1), (0, 2), (2, 0), (2, 2)]
+
+
+def test_scene_tracks_are_photometrically_exact(case):
+    import cv2
+
+    f, xy, vis = case["video"].frames, case["gt_xy"], case["gt_vis"]
+    qi = case["qi"]
+
+    def sample(img, p):
+        return np.stack([cv2.remap(img[..., c].astype(np.float32), p[:, :1], p[:, 1:], cv2.INTER_LINEAR)[:, 0]
+                         for c in range(3)], 1)
+
+    ref = sample(f[qi], xy[qi])
+    for t in (0, len(f) - 1):
+        d = np.abs(sample(f[t], xy[t]) - ref).mean(1)
+        both = vis[t] & vis[qi]
+        assert np.median(d[both]) < 3.0  # the same surface point
+        assert np.median(d[vis[qi] & ~vis[t]]) > 15.0  # occluded: something else is there
+    assert (~vis).sum() > 50 and set(np.unique(case["layer"])) == {0, 1, 2}
+
+
+# ------------------------------------------------------------------------------------------
+# the tracker
+# ------------------------------------------------------------------------------------------
+def test_tracker_accuracy_on_synthetic_ground_truth(case):
+    tracks, m = _track_gt_queries(case, "first")
+    assert m.delta_avg >= 0.85, m.to_dict()
+    assert m.occlusion_accuracy >= 0.75, m.to_dict()
+    # points hidden by the passing near panel are reported occluded most of the time
+    idx, qf = sample_queries(case["gt_vis"], "first")
+    hidden = ~case["gt_vis"][:, idx] & (np.arange(len(case["video"]))[:, None] > qf[None])
+    assert hidden.sum() > 20 and (~tracks.visible[hidden]).mean() > 0.8
+
+
+def test_tracker_strided_queries_and_contract(case):
+    tracks, m = _track_gt_queries(case, "strided")
+    assert m.delta_avg >= 0.85, m.to_dict()
+    T, N = tracks.xy.shape[:2]
+    assert tracks.xy.dtype == np.float32 and tracks.visible.dtype == bool and tracks.confidence.dtype == np.float32
+    assert tracks.query_frame.dtype == np.int32 and len(np.unique(tracks.query_frame)) > 1
+    # the query is exact and visible at its own frame; confidence in [0, 1]
+    ar = np.arange(N)
+    np.testing.assert_array_equal(tracks.xy[tracks.query_frame, ar], tracks.query_xy)
+    assert tracks.visible[tracks.query_frame, ar].all() and tracks.confidence[tracks.query_frame, ar].min() == 1.0
+    assert 0.0 <= tracks.confidence.min() and tracks.confidence.max() <= 1.0
+    assert np.isfinite(tracks.xy).all()
+    assert tracks.intervals == case["video"].intervals and tracks.image_size == case["size"]
+    assert tracks.provenance.backend == "track.builtin" and "track" in tracks.provenance.timings
+    # visible points are more confident than occluded ones
+    assert tracks.confidence[tracks.visible].mean() > tracks.confidence[~tracks.visible].mean() + 0.3
+
+
+def test_tracker_grid_default_query_frame_and_determinism(case):
+    from blur4d.progress import Recorder
+
+    rec = Recorder()
+    a = BuiltinTracker(grid_size=12)(case["video"], seed=0, progress=rec)
+    b = BuiltinTracker(grid_size=12)(case["video"], seed=1)
+    assert a.num_points == 144 and (a.query_frame == case["qi"]).all()
+    np.testing.assert_array_equal(a.xy, b.xy)
+    assert rec.calls[0][1] == 0 and rec.calls[-1][1] == rec.calls[-1][2]
+    assert a.visible.mean() > 0.7
+
+
+def test_tracker_dis_method_and_downscaled_tracking(case):
+    _, m = _track_gt_queries(case, "first", method="dis")
+    assert m.delta_avg >= 0.8, m.to_dict()
+    # tracking on half-size frames returns full-size pixel coordinates
+    _, m = _track_gt_queries(case, "first", max_side=120)
+    assert m.delta_avg >= 0.6, m.to_dict()
+
+
+def test_tracker_follows_a_pure_translation_exactly():
+    from skimage import data
+
+    img = data.astronaut()[100:300, 100:340]
+    frames = np.stack([np.roll(img, (0, 2 * t), axis=(0, 1)) for t in range(6)])
+    video = Video(frames, Intervals.present(6))
+    tracks = BuiltinTracker(grid_size=6, query_frame=0)(video)
+    inner = (tracks.query_xy[:, 0] > 30) & (tracks.query_xy[:, 0] < 190)
+    err = tracks.xy[:, inner] - (tracks.query_xy[inner][None] + np.array([2.0, 0.0]) * np.arange(6)[:, None, None])
+    assert np.abs(err).max() < 0.2 and tracks.visible[:, inner].all()
+
+
+# ------------------------------------------------------------------------------------------
+# queries, masks, errors
+# ------------------------------------------------------------------------------------------
+def test_grid_points_and_mask():
+    pts = grid_points(100, 50, 4)
+    assert pts.shape == (16, 2) and pts.min() >= 0 and pts[:, 0].max() <= 99 and pts[:, 1].max() <= 49
+    assert np.array_equal(pts, np.rint(pts))
+    mask = np.zeros((50, 100), np.uint8)
+    mask[10:30, 60:90] = 255
+    pts = grid_points(100, 50, 5, mask)
+    assert len(pts) == 25 and (pts[:, 0] >= 60).all() and (pts[:, 1] < 30).all()
+    with pytest.raises(InputError, match="no non-zero"):
+        grid_points(100, 50, 5, np.zeros((50, 100)))
+
+
+def test_resolve_queries_files(tmp_path):
+    video = Video(np.zeros((5, 40, 60, 3), np.uint8), Intervals.present(5))
+    assert default_query_frame(video) == 2
+    assert default_query_frame(Video(video.frames, Intervals.past_present_future(5))) == 2
+    (tmp_path / "q.csv").write_text("t,x,y\n0,10,20\n4,30.5,5\n")
+    qf, xy = resolve_queries(video, queries=tmp_path / "q.csv")
+    assert qf.tolist() == [0, 4] and xy.tolist() == [[10, 20], [30.5, 5]]
+    np.save(tmp_path / "q.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    qf, xy = resolve_queries(video, queries=str(tmp_path / "q.npy"), query_frame=-1)
+    assert qf.tolist() == [4, 4]
+    mask_path = tmp_path / "m.png"
+    from blur4d.media import write_image
+
+    m = np.zeros((40, 60), np.uint8)
+    m[:20, :30] = 255
+    write_image(mask_path, m)
+    qf, xy = resolve_queries(video, grid_size=4, mask=mask_path)
+    assert len(xy) == 16 and xy[:, 0].max() < 30 and xy[:, 1].max() < 20
+    for bad, msg in (({"queries": np.array([[0, 100.0, 5]])}, "outside"),
+                     ({"queries": np.array([[9, 1.0, 5]])}, "frame indices"),
+                     ({"queries": np.zeros((3, 4))}, "expected"),
+                     ({"query_frame": 5}, "query-frame"),
+                     ({"queries": tmp_path / "missing.csv"}, "no such file"),
+                     ({"queries": np.array([[1.0, 2.0]]), "mask": m}, "either"),
+                     ({"mask": np.ones((10, 10))}, "60x40")):
+        with pytest.raises(InputError, match=msg):
+            resolve_queries(video, **bad)
+    with pytest.raises(InputError, match="unknown option"):
+        BuiltinTracker(gird_size=3)
+    with pytest.raises(InputError, match="method"):
+        BuiltinTracker(method="raft")
+
+
+# ------------------------------------------------------------------------------------------
+# drawings, save/load, CLI
+# ------------------------------------------------------------------------------------------
+def test_overlay_summary_and_save(case, tmp_path):
+    tracks = BuiltinTracker(grid_size=8)(case["video"])
+    ov = render_overlay(case["video"], tracks)
+    assert ov.shape == case["video"].frames.shape and ov.dtype == np.uint8
+    assert np.abs(ov.astype(int) - case["video"].frames).mean() > 0.5  # something was drawn
+    summary = render_summary(case["video"], tracks)
+    assert summary.shape == case["video"].frames[0].shape
+    p = write_overlay(tmp_path / "o.mp4", case["video"], tracks)
+    s = write_summary(tmp_path / "s.png", case["video"], tracks)
+    assert p.stat().st_size > 1000 and s.stat().st_size > 1000
+    with pytest.raises(OutputExistsError):
+        write_summary(tmp_path / "s.png", case["video"], tracks)
+    tracks.save(tmp_path / "t.npz")
+    back = Tracks.load(tmp_path / "t.npz")
+    np.testing.assert_array_equal(back.xy, tracks.xy)
+    np.testing.assert_array_equal(back.visible, tracks.visible)
+    with pytest.raises(InputError, match="frames"):
+        render_summary(case["video"].select(range(4)), tracks)
+
+
+def test_cli_track_video(case, tmp_path):
+    from blur4d.cli.main import main
+
+    src = tmp_path / "clip"
+    case["video"].save(src)
+    out = tmp_path / "tracks.npz"
+    rc = main(["-q", "track", str(src), "--out", str(out), "--grid", "6", "--overlay", str(tmp_path / "o.mp4"),
+               "--summary", str(tmp_path / "s.png")])
+    assert rc == 0 and out.is_file() and (tmp_path / "o.mp4").is_file() and (tmp_path / "s.png").is_file()
+    tr = Tracks.load(out)
+    assert tr.num_points == 36 and tr.num_frames == 10 and (tr.query_frame == case["qi"]).all()
+    assert (tmp_path / "tracks.npz.json").is_file()
+    # csv output, a clip, explicit queries
+    (tmp_path / "q.csv").write_text("x,y\n50,60\n120,90\n")
+    rc = main(["-q", "track", str(src), "--out", str(tmp_path / "t.csv"), "--queries", str(tmp_path / "q.csv"),
+               "--clip", "2:8"])
+    assert rc == 0 and len((tmp_path / "t.csv").read_text().splitlines()) == 1 + 6 * 2
+    # bad input: one line, exit 1; existing output without --overwrite: exit 1
+    assert main(["-q", "track", str(src), "--out", str(tmp_path / "x.npz"), "--query-frame", "99"]) == 1
+    assert main(["-q", "track", str(src), "--out", str(out)]) == 1
+    assert main(["-q", "track", str(src), "--out", str(tmp_path / "y.npz"), "--clip", "3:4"]) == 1
+
+
+def test_real_video_tracks(shared_data, tmp_path):
+    from blur4d.media import read_frames
+
+    path = shared_data / "video" / "sam2_gallery" / "03_blocks.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    frames, fps = read_frames(path, max_frames=12)
+    video = Video(frames[::2, ::2, ::2].copy(), Intervals.present(6), fps=fps)  # 640x360
+    tracks = BuiltinTracker(grid_size=16)(video)
+    # a textured top-down scene with a static camera: most points are found in every frame
+    # and barely move
+    assert tracks.visible.mean() > 0.7
+    still = np.linalg.norm(tracks.xy - tracks.query_xy[None], axis=-1)[tracks.visible]
+    assert np.median(still) < 0.5
+    write_summary(tmp_path / "s.png", video, tracks)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("blur4d.generate.classical") is None,
+                    reason="the classical generator (blur4d.generate.classical) is not in this checkout yet")
+def test_track_photo_goes_through_generation(example_photo):
+    from blur4d import api
+
+    tracks = api.track(example_photo, grid_size=8, generate_options={"frames": 6})
+    assert tracks.num_frames == 6 and tracks.num_points == 64
+    assert tracks.image_size == (example_photo.shape[1], example_photo.shape[0])
