@@ -63,6 +63,8 @@ class TileStats:
     texture: np.ndarray
     max_lag: float
     min_lag: float
+    baseline: np.ndarray | None = None  # (ny, nx, K) median over directions of the raw dip per lag
+    baseline_lags: np.ndarray | None = None  # (K,)
 
     def dip(self, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
         """Blur evidence for per-tile lag vectors (broadcast against (ny, nx)): minus the
@@ -90,10 +92,21 @@ class TileStats:
                 sel = tuple(idx) + (yy, xx)
                 val += (c * c * a_xx[sel] + c * s * a_c[sel] + s * s * a_yy[sel]) * (wxx * wyy)
         r0 = c * c * self.axx[..., 0, 0] + c * s * self.cross[..., 0, 0] + s * s * self.ayy[..., 0, 0]
-        return np.where(ok, -val / np.maximum(r0, 1e-12), 0.0)
+        raw = -val / np.maximum(r0, 1e-12)
+        if self.baseline is not None:
+            # the pre-filters and the texture give every direction some dip at short lags: only
+            # the excess over the median direction is blur evidence
+            pos = np.interp(length, self.baseline_lags, np.arange(len(self.baseline_lags)))
+            i0 = np.clip(np.floor(pos).astype(int), 0, len(self.baseline_lags) - 1)
+            i1 = np.clip(i0 + 1, 0, len(self.baseline_lags) - 1)
+            f = pos - i0
+            b = np.broadcast_to(self.baseline, extra + self.baseline.shape)
+            base = np.take_along_axis(b, i0[..., None], -1)[..., 0] * (1 - f) + np.take_along_axis(b, i1[..., None], -1)[..., 0] * f
+            raw = raw - base
+        return np.where(ok, raw, 0.0)
 
 
-def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 3.0) -> TileStats:
+def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 2.5) -> TileStats:
     """Derivative autocorrelations per overlapping tile of a float gray image (linear light)."""
     import cv2
 
@@ -102,30 +115,50 @@ def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, m
     tile = int(min(tile, H, W))
     stride = int(stride or max(1, tile // 2))
     g = cv2.GaussianBlur(g, (0, 0), 0.8)
-    ix = np.zeros_like(g)
-    iy = np.zeros_like(g)
-    ix[:, :-1] = g[:, 1:] - g[:, :-1]
-    iy[:-1] = g[1:] - g[:-1]
+
+    def diff(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx = np.zeros_like(a)
+        dy = np.zeros_like(a)
+        dx[:, :-1] = a[:, 1:] - a[:, :-1]
+        dy[:-1] = a[1:] - a[:-1]
+        return dx, dy
+
+    # natural images have ~1/f^2 spectra, so their gradients are ~white; a box blur along v turns
+    # the derivative (along v) of a gradient image into two white copies |v| apart
+    gxx, gxy = diff(g)
     ys, xs = _tile_starts(H, tile, stride), _tile_starts(W, tile, stride)
     win = np.outer(np.hanning(tile + 2)[1:-1], np.hanning(tile + 2)[1:-1]).astype(np.float32)
-    px = np.stack([np.stack([ix[y:y + tile, x:x + tile] for x in xs]) for y in ys])  # (ny, nx, t, t)
-    py = np.stack([np.stack([iy[y:y + tile, x:x + tile] for x in xs]) for y in ys])
-    texture = (px ** 2 + py ** 2).mean(axis=(2, 3))
-    px = (px - px.mean(axis=(2, 3), keepdims=True)) * win
-    py = (py - py.mean(axis=(2, 3), keepdims=True)) * win
     N = 2 * tile
-    fx = np.fft.rfft2(px, s=(N, N))
-    fy = np.fft.rfft2(py, s=(N, N))
-    axx = np.fft.irfft2(np.abs(fx) ** 2, s=(N, N))
-    ayy = np.fft.irfft2(np.abs(fy) ** 2, s=(N, N))
-    axy = np.fft.irfft2(np.conj(fx) * fy, s=(N, N))
-    ayx = np.roll(axy[..., ::-1, ::-1], 1, axis=(-2, -1))  # axy(-r)
+    axx = ayy = cross = 0.0
+    texture = 0.0
+    for img in (gxx, gxy):
+        ix, iy = diff(img)
+        px = np.stack([np.stack([ix[y:y + tile, x:x + tile] for x in xs]) for y in ys])  # (ny, nx, t, t)
+        py = np.stack([np.stack([iy[y:y + tile, x:x + tile] for x in xs]) for y in ys])
+        pg = np.stack([np.stack([img[y:y + tile, x:x + tile] for x in xs]) for y in ys])
+        texture = texture + (pg ** 2).mean(axis=(2, 3))
+        px = (px - px.mean(axis=(2, 3), keepdims=True)) * win
+        py = (py - py.mean(axis=(2, 3), keepdims=True)) * win
+        fx = np.fft.rfft2(px, s=(N, N))
+        fy = np.fft.rfft2(py, s=(N, N))
+        axx = axx + np.fft.irfft2(np.abs(fx) ** 2, s=(N, N))
+        ayy = ayy + np.fft.irfft2(np.abs(fy) ** 2, s=(N, N))
+        axy = np.fft.irfft2(np.conj(fx) * fy, s=(N, N))
+        cross = cross + axy + np.roll(axy[..., ::-1, ::-1], 1, axis=(-2, -1))  # axy(r) + axy(-r)
     ww = np.fft.irfft2(np.abs(np.fft.rfft2(win, s=(N, N))) ** 2, s=(N, N))
     ww = np.maximum(ww / ww[0, 0], 0.2)
-    return TileStats(axx=(axx / ww).astype(np.float32), ayy=(ayy / ww).astype(np.float32),
-                     cross=((axy + ayx) / ww).astype(np.float32), centers_x=xs + (tile - 1) / 2.0,
-                     centers_y=ys + (tile - 1) / 2.0, texture=texture.astype(np.float64),
-                     max_lag=0.4 * tile, min_lag=float(min_lag))
+    st = TileStats(axx=(axx / ww).astype(np.float32), ayy=(ayy / ww).astype(np.float32),
+                   cross=(cross / ww).astype(np.float32), centers_x=xs + (tile - 1) / 2.0,
+                   centers_y=ys + (tile - 1) / 2.0, texture=texture.astype(np.float64),
+                   max_lag=0.4 * tile, min_lag=float(min_lag))
+    lags = np.arange(0.0, st.max_lag + 1.0, 0.5)
+    angs = np.arange(24) * np.pi / 24
+    lo = TileStats(**{**st.__dict__, "min_lag": 0.0, "max_lag": float(lags[-1])})
+    raw = lo.dip(np.cos(angs)[:, None, None, None] * lags[None, None, None, :].transpose(0, 3, 1, 2) * 0 +
+                 (np.cos(angs)[:, None] * lags[None, :])[:, :, None, None],
+                 (np.sin(angs)[:, None] * lags[None, :])[:, :, None, None])  # (A, K, ny, nx)
+    base = np.median(raw, axis=0).transpose(1, 2, 0)
+    return TileStats(**{**st.__dict__, "baseline": base.astype(np.float32), "baseline_lags": lags})
 
 
 def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple[float, float], scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +168,11 @@ def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple
     return bx + a11 * u + a12 * v, by + a21 * u + a22 * v
 
 
-def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None = None) -> tuple[np.ndarray, float]:
-    """Fit an affine blur field (camera translation, roll, zoom, shear) that maximises the summed
-    tile evidence; returns (params, mean evidence)."""
+def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None = None,
+               affine: bool = True) -> tuple[np.ndarray, float]:
+    """Fit the camera's blur field that maximises the summed tile evidence: a similarity field
+    (translation, roll, zoom) first, then a general affine one only if it explains clearly more
+    (``affine``). Returns (affine params, mean evidence)."""
     from scipy.optimize import minimize
 
     W, H = size
@@ -152,7 +187,7 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
         vx, vy = affine_field(p, X, Y, center, scale)
         return (stats.dip(vx, vy) * w).sum(axis=(-2, -1))
 
-    # coarse search: translation x rotation x zoom (vectorised)
+    # coarse search over similarity fields (translation, roll, zoom), vectorised
     lens = np.linspace(stats.min_lag, mx, 9)
     angs = np.arange(12) * np.pi / 12
     cands = [np.zeros(6)]
@@ -167,10 +202,21 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
     s = score(P.T[:, :, None, None])
     order = np.argsort(-s)[:4]
     best, best_s = P[order[0]], s[order[0]]
+
+    def sim(q: np.ndarray) -> np.ndarray:  # (bx, by, zoom, rot) -> affine params
+        return np.array([q[0], q[1], q[2], -q[3], q[3], q[2]])
+
     for i in order:
-        res = minimize(lambda p: -score(p[:, None, None]), P[i], method="Nelder-Mead",
-                       options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 600})
+        p0 = P[i]
+        q0 = np.array([p0[0], p0[1], 0.5 * (p0[2] + p0[5]), 0.5 * (p0[4] - p0[3])])
+        res = minimize(lambda q: -score(sim(q)[:, None, None]), q0, method="Nelder-Mead",
+                       options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 400})
         if -res.fun > best_s:
+            best, best_s = sim(res.x), -res.fun
+    if affine:
+        res = minimize(lambda p: -score(p[:, None, None]), best, method="Nelder-Mead",
+                       options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 600})
+        if -res.fun > best_s + 0.02:
             best, best_s = res.x, -res.fun
     return best, float(best_s)
 
@@ -257,8 +303,8 @@ class BlurField:
         return self.labels[iy][:, ix].astype(np.int32)
 
 
-def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.15, local_min: float = 0.45,
-                   local_margin: float = 0.15) -> BlurField:
+def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.08, local_min: float = 0.4,
+                   local_margin: float = 0.2) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
     1. tile statistics; 2. the affine camera field maximising the summed evidence (kept if its
@@ -304,16 +350,12 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.15
     comp, n = ndimage.label(is_local)
     for k in range(1, n + 1):
         m = comp == k
-        vx, vy = lx[m], ly[m]
-        # orient the axial vectors consistently (along the dominant axis of the region)
-        T = np.array([[np.sum(vx * vx), np.sum(vx * vy)], [np.sum(vx * vy), np.sum(vy * vy)]])
-        ev, evec = np.linalg.eigh(T)
-        axis = evec[:, -1]
-        if axis[0] < 0 or (abs(axis[0]) < 1e-9 and axis[1] < 0):
-            axis = -axis
-        sgn = np.where(vx * axis[0] + vy * axis[1] >= 0, 1.0, -1.0)
-        vx, vy = vx * sgn, vy * sgn
-        local[m] = np.stack([np.full(m.sum(), np.median(vx)), np.full(m.sum(), np.median(vy))], -1)
+        # one vector per region: the candidate with the most summed evidence over its tiles
+        j = int(d_loc[:, m].sum(axis=1).argmax())
+        v = np.array([cx[j], cy[j]])
+        if v[0] < 0 or (abs(v[0]) < 1e-9 and v[1] < 0):
+            v = -v
+        local[m] = v
         labels[m] = k
     # canonical sign of the camera field: its mean points right (or down when vertical)
     mean = np.array([np.mean(gx), np.mean(gy)])
