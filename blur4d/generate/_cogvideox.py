@@ -396,6 +396,8 @@ class Blur2VidSampler:
             frame_term = pe.frame_embedding(torch.from_numpy(intervals_np[None]), torch.from_numpy(mask_np[None]))
             zero = torch.zeros_like(image_latents)
             old_x0: torch.Tensor | None = None
+            if on_step is not None:
+                on_step(0, len(timesteps))
             for i, t in enumerate(timesteps):
                 if not cfg:
                     # Without guidance the published pipeline writes the blur latent into the latents
