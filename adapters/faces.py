@@ -96,6 +96,9 @@ class FaceMeshConfig:
     """MediaPipe landmark-tracking threshold (below it the detector runs again)."""
     static_image_mode: bool = False
     """Run the detector on every frame instead of tracking landmarks from frame to frame."""
+    redetect_on_loss: bool = True
+    """When tracking finds fewer faces than in the previous frame (fast motion), run the
+    detector on that frame too."""
     fov: float = DEFAULT_FOV
     """Horizontal field of view (degrees) of the intrinsics prior, used when no K is given."""
     face_model: str | None = None
@@ -409,8 +412,9 @@ def assign_ids(boxes: Sequence[np.ndarray], *, max_gap: int = 5, max_cost: float
     order of first appearance. Each live track predicts its centre and log-size at frame t with
     a constant velocity; detections are matched by the Hungarian algorithm on
     ``|centre - predicted| / predicted size + |log(size / predicted size)|``, pairs costing more
-    than ``max_cost`` are not matched, unmatched detections start tracks, and tracks unseen for
-    more than ``max_gap`` frames are closed.
+    than ``max_cost`` (twice that for a track seen once, which has no velocity yet) are not
+    matched, unmatched detections start tracks, and tracks unseen for more than ``max_gap`` frames
+    are closed.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -435,7 +439,8 @@ def assign_ids(boxes: Sequence[np.ndarray], *, max_gap: int = 5, max_cost: float
                 cost[r] = np.linalg.norm(c - pc, axis=1) / math.exp(pls) + np.abs(np.log(s) - pls)
             rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
             for r, i in zip(rows, cols):
-                if cost[r, i] <= max_cost:
+                gate = max_cost * (2.0 if seen[live[r]] == 1 else 1.0)  # no velocity yet: wider gate
+                if cost[r, i] <= gate:
                     ids[i] = live[r]
         for i in range(n):
             j = int(ids[i])
@@ -565,8 +570,9 @@ class _FaceTrackerBase:
     def _default_face_model(self) -> FaceModel:
         return load_face_model(self.config.face_model)
 
-    def _detect(self, video: Video, progress: Progress) -> list[np.ndarray]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _detect(self, video: Video, progress: Progress) -> tuple[list[np.ndarray], dict[str, Any]]:
+        """Per frame (n_t, 478, 3) landmarks in pixels, plus counters for the provenance."""
+        raise NotImplementedError  # pragma: no cover - each backend defines it
 
     def __call__(self, video: Video, *, K: np.ndarray | None = None, progress: Progress = NO_PROGRESS) -> FaceTracks:
         """Landmarks, stable ids and head poses for every frame of ``video`` -> :class:`FaceTracks`."""
@@ -579,7 +585,7 @@ class _FaceTrackerBase:
         model = self._default_face_model()
         timings["face_model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        dets = self._detect(video, progress)
+        dets, stats = self._detect(video, progress)
         timings["detect"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         faces = _build_tracks(dets, video, Ks, model, cfg)
@@ -591,6 +597,7 @@ class _FaceTrackerBase:
             head_frame="x subject's left, y forehead->chin, z into the head; cm",
             time_base="t = frame / fps (playback seconds)",
             pose_failures=int(np.sum(faces.present & ~np.isfinite(faces.cam_from_head_raw[..., 0, 0]))),
+            **stats,
         )
         from dataclasses import replace
 
@@ -603,23 +610,48 @@ class FaceMeshTracker(_FaceTrackerBase):
     name = "facemesh"
     config_cls = FaceMeshConfig
 
-    def _detect(self, video: Video, progress: Progress) -> list[np.ndarray]:
+    def _detect(self, video: Video, progress: Progress) -> tuple[list[np.ndarray], dict[str, Any]]:
         mp = _import_mediapipe()
         cfg = self.config
         out: list[np.ndarray] = []
         T, H, W = video.num_frames, video.height, video.width
         progress("faces", 0, T)
-        with _quiet(), mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=bool(cfg.static_image_mode), max_num_faces=int(cfg.max_faces),
-                refine_landmarks=True, min_detection_confidence=float(cfg.min_detection_confidence),
-                min_tracking_confidence=float(cfg.min_tracking_confidence)) as fm:
-            for t in range(T):
-                res = fm.process(np.ascontiguousarray(video.frames[t]))
-                faces = [_normalized_to_pixels(f.landmark, W, H) for f in (res.multi_face_landmarks or [])]
-                faces = [f for f in faces if len(f) == NUM_LANDMARKS]
-                out.append(np.stack(faces) if faces else np.zeros((0, NUM_LANDMARKS, 3), np.float32))
-                progress("faces", t + 1, T)
-        return out
+
+        def make(static: bool) -> Any:
+            return mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static, max_num_faces=int(cfg.max_faces), refine_landmarks=True,
+                min_detection_confidence=float(cfg.min_detection_confidence),
+                min_tracking_confidence=float(cfg.min_tracking_confidence))
+
+        def run(fm: Any, frame: np.ndarray) -> list[np.ndarray]:
+            res = fm.process(frame)
+            faces = [_normalized_to_pixels(f.landmark, W, H) for f in (res.multi_face_landmarks or [])]
+            return [f for f in faces if len(f) == NUM_LANDMARKS]
+
+        detector = None
+        redetections = 0
+        with _quiet(), make(bool(cfg.static_image_mode)) as fm:
+            try:
+                previous = 0
+                for t in range(T):
+                    frame = np.ascontiguousarray(video.frames[t])
+                    faces = run(fm, frame)
+                    if not cfg.static_image_mode and cfg.redetect_on_loss and len(faces) < previous:
+                        # landmark tracking searches where the face was; after a fast move it loses
+                        # it for a frame. Run the detector on this frame and add what it finds.
+                        detector = detector or make(True)
+                        redetections += 1
+                        known = [_landmark_boxes(f) for f in faces]
+                        for f in run(detector, frame):
+                            if all(_iou(_landmark_boxes(f), b) <= 0.3 for b in known):
+                                faces.append(f)
+                    previous = len(faces)
+                    out.append(np.stack(faces) if faces else np.zeros((0, NUM_LANDMARKS, 3), np.float32))
+                    progress("faces", t + 1, T)
+            finally:
+                if detector is not None:
+                    detector.close()
+        return out, {"redetections": redetections}
 
 
 class FaceLandmarkerTracker(_FaceTrackerBase):
@@ -655,7 +687,7 @@ class FaceLandmarkerTracker(_FaceTrackerBase):
         return FaceModel(_mediapipe_to_head(_parse_geometry_metadata(data, str(self.model_path))),
                          f"task:{self.model_path}")
 
-    def _detect(self, video: Video, progress: Progress) -> list[np.ndarray]:
+    def _detect(self, video: Video, progress: Progress) -> tuple[list[np.ndarray], dict[str, Any]]:
         mp = _import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -688,7 +720,7 @@ class FaceLandmarkerTracker(_FaceTrackerBase):
                 faces = [f for f in faces if len(f) == NUM_LANDMARKS]
                 out.append(np.stack(faces) if faces else np.zeros((0, NUM_LANDMARKS, 3), np.float32))
                 progress("faces", t + 1, T)
-        return out
+        return out, {}
 
 
 def _timestamps_ms(n: int, fps: float) -> np.ndarray:

@@ -11,13 +11,21 @@ def add_parser(sub, parents):  # noqa: ANN001
     p = sub.add_parser("face", parents=parents, help="track faces: landmarks, stable ids, head pose")
     p.add_argument("input", help="a video, a folder of frames, or a blurry photo")
     p.add_argument("--out", required=True, help="output faces.json (an .npz with the arrays is written beside it)")
-    p.add_argument("--backend", default=None, help="facemesh (default) or landmarker")
+    p.add_argument("--backend", default=None,
+                   help="facemesh (default; offline) or landmarker (needs --model; chosen when --model is given)")
     p.add_argument("--model", default=None, help="face_landmarker.task for the landmarker backend")
-    p.add_argument("--max-faces", type=int, default=None, help="most faces per frame")
-    p.add_argument("--fov", type=float, default=None, help="horizontal field of view (degrees) for head pose")
-    p.add_argument("--overlay", default=None, help="also write an overlay .mp4 (mesh + pose axes)")
-    p.add_argument("--tum", default=None, help="also write the head-pose trajectory (TUM) of the first face")
-    p.add_argument("--ply", default=None, help="also write the 3D landmarks per frame (a folder of PLY files)")
+    p.add_argument("--face-model", default=None, metavar="PATH",
+                   help="3D face for head pose: canonical_face_model.obj, geometry_pipeline_metadata*.binarypb "
+                        "or a .task (default: derived from MediaPipe on a reference portrait)")
+    p.add_argument("--max-faces", type=int, default=None, help="most faces per frame (default 4)")
+    p.add_argument("--fov", type=float, default=None,
+                   help="horizontal field of view (degrees) of the intrinsics prior for head pose (default 60)")
+    p.add_argument("--smoothing", choices=("forward-backward", "causal", "none"), default=None,
+                   help="One-Euro smoothing of landmarks and pose (default forward-backward: no lag; raw kept)")
+    p.add_argument("--overlay", default=None, help="also write an overlay .mp4 (mesh, ids, pose axes)")
+    p.add_argument("--tum", default=None,
+                   help="also write the head-pose trajectory (TUM, t = frame/fps) of the face seen in most frames")
+    p.add_argument("--ply", default=None, help="also write the 3D landmarks per frame (a folder of PLY files, cm)")
     add_generate_options(p)
     p.set_defaults(run=run)
 
@@ -31,12 +39,20 @@ def run(args: argparse.Namespace) -> int:
     for extra in (args.overlay, args.tum, args.ply):
         if extra:
             check_out(extra, args)
-    opts = {k: v for k, v in {"model": args.model, "max_faces": args.max_faces, "fov": args.fov}.items()
+    backend = args.backend
+    if args.model and backend is None:
+        backend = "landmarker"
+    if args.model and backend != "landmarker":
+        raise InputError(f"--model: only the landmarker backend reads a .task model, got --backend {backend}; "
+                         "drop --model or use --backend landmarker")
+    opts = {k: v for k, v in {"model": args.model, "max_faces": args.max_faces, "fov": args.fov,
+                              "face_model": args.face_model, "smoothing": args.smoothing}.items()
             if v is not None}
+    tracker = api.make_backend("faces", backend, opts)  # bad options fail before any generation
     with progress(args) as prog:
         video = api.as_video(args.input, generate_options=generate_options(args), max_pixels=args.max_pixels,
                              progress=prog)
-        faces = api.face(video, backend=args.backend, progress=prog, **opts)
+        faces = tracker(video, K=None, progress=prog)
     if faces.num_faces == 0:
         raise InputError(f"{args.input}: no face found in any of the {faces.num_frames} frames")
     faces.save(out, overwrite=args.overwrite)
