@@ -19,7 +19,8 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--samples", type=int, default=1, help="number of plausible videos to sample (default 1)")
     p.add_argument("--direction", default=None,
                    help="motion-direction guidance: left-to-right, right-to-left, top-to-bottom, bottom-to-top, "
-                        "an angle in degrees, or a guidance-map image")
+                        "an angle in degrees (0 = rightwards, 90 = downwards), or a guidance-map image "
+                        "(per pixel: red = moving right, green = down, blue = left, yellow = up, black = no guidance)")
     p.add_argument("--fps", type=float, default=None, help="playback rate of the written mp4")
     b = p.add_argument_group("blur2vid backend")
     b.add_argument("--weights", default=None, help="fine-tuned transformer: a .safetensors file, a folder or a hub id")
