@@ -431,6 +431,8 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
     rng = np.random.default_rng(seed)
     ba_info = []
     keep_obs = use & np.isfinite(err) & (err < 8 * ransac_px)
+    focal_free = False
+    focal_note = "fixed at the prior"
     for rnd in range(2):
         tracks_ok = (keep_obs.sum(0) >= 2) & np.isfinite(X).all(1)
         cand = np.flatnonzero(tracks_ok)
@@ -446,19 +448,22 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
         poses_r, Xs, _, res = _bundle_adjust(poses[regi], X[sel], cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
                                              cmap[i0], refine_focal=False, loss_px=ransac_px,
                                              max_iter=ba_iterations)
-        focal_note = "fixed at the prior"
-        if refine_focal in ("auto", "always"):
+        if rnd == 0:
+            focal_note = "fixed at the prior"
+        if refine_focal == "always" or (refine_focal == "auto" and (rnd == 0 or focal_free)):
             poses_f, Xf, f_new, res_f = _bundle_adjust(poses_r, Xs, cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
                                                       cmap[i0], refine_focal=True, loss_px=ransac_px,
                                                       max_iter=ba_iterations)
             sigma = res_f.focal_sigma
-            observable = sigma < focal_observable * f_new and 0.5 * f0 < f_new < 2.0 * f0
+            gain = (res.cost - res_f.cost) / max(res.cost, 1e-12)
+            observable = (sigma < focal_observable * f_new and gain > 0.05 and 0.67 * f0 < f_new < 1.5 * f0)
             if refine_focal == "always" or observable:
                 poses_r, Xs, f, res = poses_f, Xf, f_new, res_f
-                focal_note = f"refined: {f_new:.1f} px (sigma {sigma:.1f} px)"
-            else:
-                focal_note = (f"fixed at the prior: not observable (refined value {f_new:.1f} px, sigma "
-                              f"{sigma:.1f} px > {focal_observable:.0%})")
+                focal_free = True
+                focal_note = f"refined: {f_new:.1f} px (sigma {sigma:.1f} px, robust cost -{gain:.0%})"
+            elif rnd == 0:
+                focal_note = (f"fixed at the prior: not observable (free focal {f_new:.1f} px, sigma {sigma:.1f} px, "
+                              f"robust cost -{gain:.1%}; needs sigma < {focal_observable:.0%} and a cost gain > 5%)")
         poses[regi] = poses_r
         K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
         X = _triangulate_tracks(np.where(use[..., None], obs, np.nan), K, poses, reg)
