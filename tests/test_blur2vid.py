@@ -177,12 +177,16 @@ def test_fixture_preprocess_and_generator(fx: Path, tmp_path: Path) -> None:
     photo = read_image(fx / "input_blurred.png")
     np.testing.assert_array_equal(gen.prepare_image(photo.pixels), np.load(case / "pipeline_image_uint8.npy")[0])
     rec = Recorder()
-    out = gen(photo, Intervals.present(16), samples=1, seed=args["generator"]["manual_seed"], progress=rec)
+    out = gen(photo, Intervals.present(16), samples=2, seed=args["generator"]["manual_seed"], progress=rec)
     ref = (np.load(case / "frames.npy")[:16] * 255).astype(np.uint8)
     diff = np.abs(out.video.frames.astype(int) - ref.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    # sample k uses seed + k: a different, reproducible video
+    assert [c["seed"] for c in out.choices] == [args["generator"]["manual_seed"] + k for k in range(2)]
+    assert np.abs(out.samples[1].frames.astype(int) - out.samples[0].frames.astype(int)).mean() > 1
     steps = [c for c in rec.calls if c[0] == "blur2vid: denoise"]
-    assert steps[-1] == ("blur2vid: denoise", args["num_inference_steps"], args["num_inference_steps"])
+    n = args["num_inference_steps"]
+    assert steps[-1] == ("blur2vid: denoise", 2 * n, 2 * n) and len({c[1] for c in steps}) == 2 * n + 1
     assert out.provenance.backend == "blur2vid" and out.provenance.seed == args["generator"]["manual_seed"]
 
 
@@ -454,3 +458,25 @@ def test_cli_end_to_end_tiny_local_model(fx: Path, tmp_path: Path, monkeypatch, 
     rc = main(["generate", str(photo), "--out", str(tmp_path / "v2.mp4"), "--backend", "blur2vid", "-q"])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "allow_download" in err
+
+
+def test_direction_time_reversal_on_synthetic_motion() -> None:
+    """A square moving right: asking for right-to-left reverses the clip (the intervals are
+    symmetric, so the reversed clip explains the same blur); asymmetric intervals are kept."""
+    from blur4d.generate.blur2vid import _direction_angle, _orient, global_motion
+
+    frames = np.zeros((8, 48, 64, 3), np.uint8)
+    for i in range(8):
+        frames[i, 16:32, 8 + 4 * i: 24 + 4 * i] = 220
+        frames[i, 20:28, 12 + 4 * i: 16 + 4 * i] = 90
+    motion = global_motion(frames)
+    assert motion[0] > 20 and abs(motion[1]) < 2  # 28 px to the right
+    ivs = Intervals.present(8)
+    kept, why = _orient(frames, ivs, _direction_angle("left-to-right"))
+    assert kept is frames and why.startswith("kept")
+    rev, why = _orient(frames, ivs, _direction_angle("right-to-left"))
+    assert why.startswith("time-reversed") and np.array_equal(rev, frames[::-1])
+    asym = Intervals.uniform(8, -0.5, 1.0)
+    same, why = _orient(frames, asym, 180.0)
+    assert same is frames and "not symmetric" in why
+    assert _direction_angle(90) == 90.0 and _direction_angle("bottom-to-top") == 270.0

@@ -487,6 +487,24 @@ def load_prompt_embeds(base: Path, base_spec: str, explicit: str | None, text_en
     return emb, f"{target} (computed from {enc_root})"
 
 
+def cache_empty_prompt(base_model: str | None = None, *, text_encoder: str | None = None, out: str | None = None,
+                       allow_download: bool = False) -> Path:
+    """Make (or find) the cached T5("") embedding for ``base_model`` and return its path.
+
+    Needs ``text_encoder/`` (and ideally ``tokenizer/``) in the base folder or in
+    ``text_encoder``, or ``allow_download=True`` for a hub id (about 9.5 GB, once). Afterwards the
+    text encoder is never needed again.
+    """
+    import json as _json
+
+    spec = base_model or os.environ.get(ENV_BASE) or DEFAULT_BASE
+    base = resolve_base_model(spec, allow_download=allow_download)
+    cfg = _json.loads((base / "transformer" / "config.json").read_text())
+    _, src = load_prompt_embeds(base, spec, out, text_encoder, seq_len=int(cfg.get("max_text_seq_length", 226)),
+                                dim=int(cfg.get("text_embed_dim", 4096)), allow_download=allow_download)
+    return Path(src.split(" (computed")[0])
+
+
 def encode_empty_prompt(root: Path, *, seq_len: int, device: str = "cpu", dtype: str = "bfloat16") -> tuple[Any, str]:
     """T5("") as the published pipeline computes it: ids of "" padded to ``seq_len`` (EOS then
     pad), no attention mask, encoder in bfloat16. The encoder is freed on return."""
@@ -559,16 +577,20 @@ def _direction_angle(direction: Any) -> float | None:
 
 
 def global_motion(frames: np.ndarray) -> np.ndarray:
-    """Mean image motion (dx, dy) in pixels from the first to the last frame (dense DIS flow
-    between consecutive frames on grey images, summed)."""
+    """Image motion (dx, dy) in pixels from the first to the last frame: dense DIS flow between
+    consecutive grey frames, averaged over the textured pixels (where flow is measurable: the
+    strongest quarter of the gradient magnitudes), summed over the clip."""
     import cv2
 
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     total = np.zeros(2)
     for a, b in zip(grey[:-1], grey[1:]):
         flow = dis.calc(a, b, None)
-        total += np.median(flow.reshape(-1, 2), axis=0)
+        mag = np.hypot(cv2.Sobel(a, cv2.CV_32F, 1, 0), cv2.Sobel(a, cv2.CV_32F, 0, 1))
+        sel = mag >= max(float(np.percentile(mag, 75)), 1e-3)
+        if sel.any():
+            total += flow[sel].mean(axis=0)
     return total
 
 
