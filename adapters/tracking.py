@@ -189,6 +189,8 @@ class TrackerConfig:
     """Forward-backward error (pixels, at the tracking size) above which a point is occluded."""
     residual_threshold: float = 12.0
     """Mean absolute grey-level patch difference (0-255) above which a point is occluded."""
+    small_win: int = 5
+    """A second, smaller refinement window tried where ``refine_win`` fails (0 = off)."""
     chain_check: bool = True
     """Where the query-frame patch no longer matches (it held part of an occluder, or the
     appearance changed), still call a point visible if the frame-to-frame step is
@@ -203,6 +205,8 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         if self.method not in ("lk", "dis"):
             raise InputError(f"method: expected 'lk' or 'dis', got {self.method!r}")
+        if int(self.small_win) != 0 and int(self.small_win) < 3:
+            raise InputError(f"small_win: must be 0 (off) or >= 3, got {self.small_win}")
         for name in ("win_size", "refine_win"):
             if int(getattr(self, name)) < 5:
                 raise InputError(f"{name}: must be >= 5, got {getattr(self, name)}")
@@ -353,9 +357,22 @@ class BuiltinTracker:
     def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Refine ``guess`` in frame t against the query patch at ``ref`` in frame q and check it
-        by tracking back -> (position, passed, confidence)."""
+        by tracking back -> (position, passed, confidence). Points that fail are tried once more
+        with a window of ``small_win`` (near an occlusion boundary a smaller patch stays on the
+        point's own surface)."""
         cfg = self.config
-        lv, win = int(cfg.refine_levels), int(cfg.refine_win)
+        pos, passed, conf = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win))
+        small = int(cfg.small_win)
+        f = np.flatnonzero(~passed)
+        if small and small < int(cfg.refine_win) and len(f):
+            p2, ok2, c2 = self._verify_win(pyr, q, t, ref[f], guess[f], small)
+            pos[f[ok2]], passed[f[ok2]], conf[f[ok2]] = p2[ok2], True, c2[ok2]
+        return pos, passed, conf
+
+    def _verify_win(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, win: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cfg = self.config
+        lv = int(cfg.refine_levels)
         pos, ok, res = self._lk(pyr, q, t, ref, guess, lv, win)
         back, ok_b, _ = self._lk(pyr, t, q, pos, ref, lv, win)
         fb = np.linalg.norm(back - ref, axis=1)
