@@ -23,7 +23,8 @@ Conventions
   (``canonical_face_model.obj`` / ``geometry_pipeline_metadata*.binarypb`` are not in it), so by
   default a reference face is *derived from MediaPipe itself*: Face Mesh run on scikit-image's
   astronaut photo and on its mirror image, the 478 (x, y, z) points put into a frame given by
-  their plane of symmetry (x its normal, z the camera's depth axis within it), made exactly symmetric, and scaled so that the iris centres are 6.3 cm
+  their plane of symmetry (x its normal, z the camera's depth axis within it), made exactly
+  symmetric, and scaled so that the iris centres are 6.3 cm
   apart (mean adult interpupillary distance). The origin is the centroid of the 468 mesh points.
   The real canonical geometry is used when ``face_model`` names a ``canonical_face_model.obj``, a
   ``geometry_pipeline_metadata*.binarypb`` or a ``face_landmarker.task`` (which carries it); the

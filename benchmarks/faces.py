@@ -84,7 +84,8 @@ def rotation_sets(size=(640, 480), fov=50.0):
     rng = np.random.default_rng(1)
     for axis, angles in (("yaw", [0, -40, -30, -20, -10, 10, 20, 30, 40]), ("pitch", [0, -25, -15, -10, 10, 15, 25])):
         Rs = [Rotation.from_euler("y" if axis == "yaw" else "x", a, degrees=True).as_matrix() for a in angles]
-        sets[f"{axis} (face mesh)"] = ([F.render_face_mesh(R, K, size) for R in Rs], Rs, [f"{axis} {a}" for a in angles])
+        labels = [f"{axis} {a}" for a in angles]
+        sets[f"{axis} (face mesh)"] = ([F.render_face_mesh(R, K, size) for R in Rs], Rs, labels)
     Rs = [np.eye(3)] + [Rotation.from_euler("yxz", rng.uniform([-30, -20, -25], [30, 20, 25]), degrees=True).as_matrix()
                         for _ in range(12)]
     sets["combined (face mesh)"] = ([F.render_face_mesh(R, K, size) for R in Rs], Rs, ["random"] * len(Rs))
@@ -106,7 +107,8 @@ def bench_rotation(face_model: str | None = None) -> None:
         found = int(np.isfinite(errs).sum())
         per = " ".join(f"{l.split()[-1]}:{v:.1f}" if np.isfinite(v) else f"{l.split()[-1]}:miss"
                        for l, v in zip(labels[1:], e))
-        print(f"{name:26s} {len(imgs):6d} {found:5d} {np.nanmedian(e):7.2f} {np.nanmean(e):6.2f} {np.nanmax(e):6.2f}  {per}")
+        print(f"{name:26s} {len(imgs):6d} {found:5d} {np.nanmedian(e):7.2f} {np.nanmean(e):6.2f} "
+              f"{np.nanmax(e):6.2f}  {per}")
     a = np.concatenate(allerr)
     print(f"{'all':26s} {'':6s} {len(a):5d} {np.median(a):7.2f} {a.mean():6.2f} {a.max():6.2f}")
 
@@ -175,13 +177,16 @@ def bench_real(frames: tuple[int, int] = (65, 185)) -> None:
         dt = time.perf_counter() - t0
         any_face = faces.present.any(axis=1)
         counts = faces.present.sum(axis=0)
-        print(f"static_image_mode={static}: detection rate {any_face.mean() * 100:.1f}% ({any_face.sum()}/{len(any_face)}), "
-              f"ids {faces.num_faces}, frames per id {counts.tolist()}, wall {dt:.1f} s")
+        print(f"static_image_mode={static}: detection rate {any_face.mean() * 100:.1f}% "
+              f"({any_face.sum()}/{len(any_face)}), "
+              f"ids {faces.num_faces}, frames per id {counts.tolist()}, wall {dt:.1f} s, "
+              f"re-detections {faces.provenance.extra.get('redetections', 0)}")
         for m in range(faces.num_faces):
             rows = np.flatnonzero(faces.present[:, m])
             runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
             spans = ", ".join(f"{r[0] + a}-{r[-1] + a}" for r in runs)
-            print(f"   id {int(faces.ids[m])}: clip frames {spans}; mean box {np.nanmean(faces.bbox[rows, m], axis=0).round(0).tolist()}")
+            box = np.nanmean(faces.bbox[rows, m], axis=0).round(0).tolist()
+            print(f"   id {int(faces.ids[m])}: clip frames {spans}; mean box {box}")
         main = int(np.argmax(counts))
         ok = faces.present[:, main] & np.isfinite(faces.cam_from_head[:, main, 0, 0])
         raw = faces.cam_from_head_raw[ok, main]
