@@ -170,7 +170,9 @@ def find_fundamental(p1: Any, p2: Any, *, threshold: float = 1.0, confidence: fl
     """Robust fundamental matrix x2^T F x1 = 0 -> (F (3, 3) or None, inlier mask (N,) bool).
 
     With several candidates (the 7-point case) the one with most inliers at ``threshold`` is
-    kept. Too few points, degenerate data and OpenCV errors give ``(None, all False)``.
+    kept. When MAGSAC returns nothing usable (OpenCV 5.0 sometimes returns an all-zero matrix)
+    USAC_ACCURATE and then classic RANSAC are tried. Too few points, degenerate data and OpenCV
+    errors give ``(None, all False)``.
     """
     import cv2
 
@@ -178,13 +180,18 @@ def find_fundamental(p1: Any, p2: Any, *, threshold: float = 1.0, confidence: fl
     n = len(a)
     if n < 7 or len(b) != n:
         return None, np.zeros(n, bool)
-    method = cv2.USAC_MAGSAC if method is None else method
-    try:
-        F, mask = cv2.findFundamentalMat(a, b, method, float(threshold), float(confidence), int(max_iters))
-    except cv2.error as err:
-        log.debug("findFundamentalMat failed: %s", str(err).splitlines()[-1])
-        return None, np.zeros(n, bool)
-    cands = normalise_fundamental(F)
+    methods = [cv2.USAC_MAGSAC, cv2.USAC_ACCURATE, cv2.FM_RANSAC] if method is None else [method]
+    cands: list[np.ndarray] = []
+    mask = None
+    for meth in methods:
+        try:
+            F, mask = cv2.findFundamentalMat(a, b, meth, float(threshold), float(confidence), int(max_iters))
+        except cv2.error as err:
+            log.debug("findFundamentalMat(%s) failed: %s", meth, str(err).splitlines()[-1])
+            continue
+        cands = normalise_fundamental(F)
+        if cands:
+            break
     if not cands:
         return None, np.zeros(n, bool)
     if len(cands) == 1:
@@ -206,17 +213,18 @@ def find_homography(p1: Any, p2: Any, *, threshold: float = 1.0, confidence: flo
     n = len(a)
     if n < 4 or len(b) != n:
         return None, np.zeros(n, bool)
-    method = cv2.USAC_MAGSAC if method is None else method
-    try:
-        H, mask = cv2.findHomography(a, b, method, float(threshold), maxIters=int(max_iters),
-                                     confidence=float(confidence))
-    except cv2.error as err:
-        log.debug("findHomography failed: %s", str(err).splitlines()[-1])
-        return None, np.zeros(n, bool)
-    H = _normalise_homography(H)
-    if H is None:
-        return None, np.zeros(n, bool)
-    return H, normalise_mask(mask, n)
+    methods = [cv2.USAC_MAGSAC, cv2.RANSAC] if method is None else [method]
+    for meth in methods:
+        try:
+            H, mask = cv2.findHomography(a, b, meth, float(threshold), maxIters=int(max_iters),
+                                         confidence=float(confidence))
+        except cv2.error as err:
+            log.debug("findHomography(%s) failed: %s", meth, str(err).splitlines()[-1])
+            continue
+        H = _normalise_homography(H)
+        if H is not None:
+            return H, normalise_mask(mask, n)
+    return None, np.zeros(n, bool)
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,6 +464,7 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
     rp = fwd[inl_F] if inl_F.any() else fwd[inl_H]
     rec["parallax_median_px"] = round(float(np.median(rp)), 3)
     rec["parallax_p90_px"] = round(float(np.percentile(rp, 90)), 3)
+    rec["residual_parallax_px"] = rec["parallax_p90_px"]  # the name blur4d.display shows
     rec["parallax_fraction"] = round(float(np.mean(rp > tau)), 4)
 
     # independent motion: a coherent group that violates the epipolar geometry, or that moves
@@ -463,7 +472,8 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
     static = rec["homography_corner_motion_px"] < cfg.static_px / scale
     rec["static_background"] = bool(static)
     outlier_H = sym > tau
-    cand = outlier_H & ((samp > 3 * thr) | static)  # a clear epipolar violation, or any motion
+    violates = samp > 3 * thr if F is not None else np.zeros(n, bool)
+    cand = outlier_H & (violates | static)  # a clear epipolar violation, or any motion
     if static:
         cand &= disp > tau
     moving = np.zeros(n, bool)
@@ -590,12 +600,13 @@ class EpipolarChecker:
         t2 = time.perf_counter()
         verdict, conf, reason, summary = _verdict(records, cfg)
         ref = _reference_pair(records, pairs)
-        maps = _maps(frames, records, arrays, ref, verdict, cfg) if ref is not None else {}
+        figures: dict[str, Any] = {}
+        maps = _maps(frames, records, arrays, ref, verdict, cfg, figures) if ref is not None else {}
         t3 = time.perf_counter()
         summary.update(reference_pair=list(ref) if ref is not None else None,
                        frames=len(frames), pairs_analysed=len(pairs),
                        image_size=list(feats[needed[0]].size), analysis_scale=round(feats[needed[0]].scale, 4),
-                       threshold_px=cfg.threshold / feats[needed[0]].scale)
+                       threshold_px=cfg.threshold / feats[needed[0]].scale, figures=figures)
         timings = {"features": t1 - t0, "pairs": t2 - t1, "figures": t3 - t2,
                    "per_pair": (t2 - t0) / max(len(pairs), 1)}
         prov = Provenance.capture("check.sift", cfg, seed=cfg.seed, packages=("opencv-python", "opencv-python-headless"),
@@ -682,18 +693,10 @@ def _dim(img: np.ndarray, f: float = 0.55) -> np.ndarray:
     return np.repeat((g * f)[..., None], 3, axis=2).astype(np.uint8)
 
 
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    import cv2
-
-    out = img.copy()
-    s = max(0.4, img.shape[1] / 1400)
-    cv2.putText(out, text, (8, int(22 * s) + 4), cv2.FONT_HERSHEY_SIMPLEX, s, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (8, int(22 * s) + 4), cv2.FONT_HERSHEY_SIMPLEX, s, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
-
-
 def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: dict, ref: tuple[int, int],
-          verdict: str, cfg: EpipolarConfig) -> dict[str, np.ndarray]:
+          verdict: str, cfg: EpipolarConfig, meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The report's figures for the reference pair (frame i's geometry; ``epipolar_lines`` is
+    frames i | j side by side); ``meta`` receives their scale factors."""
     import cv2
 
     i, j = ref
@@ -718,8 +721,8 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
             p = tuple(int(round(v)) for v in a[k])
             q = tuple(int(round(v)) for v in a[k] + scale * res[k])
             cv2.arrowedLine(img, p, q, col, 1, cv2.LINE_AA, tipLength=0.25)
-        maps["residual_vectors"] = _label(
-            img, f"frames {i}->{j}: residual after H x{scale:.0f} (green: H inlier, orange: parallax, magenta: moving)")
+        maps["residual_vectors"] = img
+        meta["residual_vectors_scale"] = round(scale, 3)
         # |first - H-warped last|
         warped = cv2.warpPerspective(fb, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_CONSTANT)
@@ -730,7 +733,8 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
         amp = np.clip(diff * 4, 0, 255).astype(np.uint8)
         col = cv2.applyColorMap(amp, cv2.COLORMAP_INFERNO)[..., ::-1]
         col[valid == 0] = 40
-        maps["warp_difference"] = _label(np.ascontiguousarray(col), f"|frame {i} - H-warped frame {j}| x4")
+        maps["warp_difference"] = np.ascontiguousarray(col)
+        meta["warp_difference_gain"] = 4
     F = arr.get("F")
     if F is not None and len(a):
         inl = np.flatnonzero(arr["inlier_F"])
@@ -750,7 +754,8 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
         hh = max(left.shape[0], right.shape[0])
         pad = lambda im: np.pad(im, ((0, hh - im.shape[0]), (0, 0), (0, 0)))  # noqa: E731
         both = np.concatenate([pad(left), np.full((hh, 6, 3), 255, np.uint8), pad(right)], axis=1)
-        maps["epipolar_lines"] = _label(both, f"epipolar lines, frames {i} | {j} ({len(pick)} inliers)")
+        maps["epipolar_lines"] = both
+        meta["epipolar_lines_points"] = int(len(pick))
     if verdict == "independent motion" or any(r["label"] == "independent motion" for r in records):
         mask = np.zeros((h, w), np.uint8)
         rad = max(6, int(0.02 * max(h, w)))
