@@ -91,13 +91,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
-def to_json_text(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=_json_default, allow_nan=False)
+def to_json_text(obj: Any, indent: int | None = 2) -> str:
+    separators = None if indent is not None else (",", ":")
+    return json.dumps(obj, indent=indent, separators=separators, default=_json_default, allow_nan=False)
 
 
-def write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = True) -> Path:
-    """Write ``obj`` as indented JSON, atomically. NaN is written as null."""
-    text = to_json_text(_nan_to_none(obj))
+def write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = True, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON (indented unless ``indent=None``), atomically. NaN is written as null."""
+    text = to_json_text(_nan_to_none(obj), indent)
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
     return Path(path)

@@ -766,7 +766,7 @@ class FaceTracks:
             for t in np.flatnonzero(self.present[:, m]).tolist():
                 frames.append({"frame": t, "bbox": self.bbox[t, m].tolist(),
                                "cam_from_head": self.cam_from_head[t, m].tolist(),
-                               "landmarks": self.landmarks[t, m].round(3).tolist()})
+                               "landmarks": self.landmarks[t, m].round(2).tolist()})
             faces.append({"id": fid, "num_frames": len(frames), "frames": frames})
         return {
             "convention": "landmarks: pixels (x, y) + relative depth z in pixels; cam_from_head: OpenCV axes, cm",
@@ -793,7 +793,8 @@ class FaceTracks:
         if self.intervals is not None:
             arrays["intervals"] = self.intervals.bounds
         write_npz(path.with_suffix(".npz"), overwrite=overwrite, **arrays)
-        return write_json(path, self.to_dict(), overwrite=overwrite)
+        # compact: 478 landmarks per face and frame make an indented file ~5x larger
+        return write_json(path, self.to_dict(), overwrite=overwrite, indent=None)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FaceTracks":
