@@ -331,10 +331,28 @@ class BuiltinTracker:
             p1 = np.ascontiguousarray(init, np.float32).reshape(-1, 1, 2).copy()
             flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         win = int(self.config.win_size if win is None else win)
+        levels = int(self.config.levels if levels is None else levels)
+        ga, gb = pyr.grey(a), pyr.grey(b)
+        # a few points in a big frame: LK on the region around them only (it rebuilds the whole
+        # pyramid per call); the crop is aligned to the pyramid and keeps the window's reach
+        h, w = ga.shape
+        both = p0.reshape(-1, 2) if p1 is None else np.concatenate([p0.reshape(-1, 2), p1.reshape(-1, 2)])
+        align = 2 ** (levels + 1)
+        margin = (win // 2 + 2) * 2 ** levels + 16
+        x0 = max(0, int(np.floor(np.nanmin(both[:, 0]))) - margin) // align * align
+        y0 = max(0, int(np.floor(np.nanmin(both[:, 1]))) - margin) // align * align
+        x1 = min(w, int(np.ceil(np.nanmax(both[:, 0]))) + margin + 1)
+        y1 = min(h, int(np.ceil(np.nanmax(both[:, 1]))) + margin + 1)
+        off = np.zeros(2, np.float32)
+        if 0 < (x1 - x0) * (y1 - y0) < 0.6 * h * w:
+            ga, gb = ga[y0:y1, x0:x1], gb[y0:y1, x0:x1]
+            off = np.array([x0, y0], np.float32)
+            p0 = p0 - off
+            p1 = None if p1 is None else p1 - off
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
-        p1, st, err = cv2.calcOpticalFlowPyrLK(pyr.grey(a), pyr.grey(b), p0, p1, winSize=(win, win),
-                                               maxLevel=int(self.config.levels if levels is None else levels), criteria=criteria, flags=flags)
-        p1 = p1.reshape(-1, 2).astype(np.float64)
+        p1, st, err = cv2.calcOpticalFlowPyrLK(ga, gb, p0, p1, winSize=(win, win), maxLevel=levels,
+                                               criteria=criteria, flags=flags)
+        p1 = p1.reshape(-1, 2).astype(np.float64) + off
         ok = st.reshape(-1).astype(bool) & np.all(np.isfinite(p1), axis=1)
         with np.errstate(invalid="ignore"):  # OpenCV leaves garbage in err where status is 0
             res = err.reshape(-1).astype(np.float64)

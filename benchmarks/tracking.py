@@ -117,6 +117,35 @@ def speed(options: dict[str, Any], repeats: int = 3, grid: int = 32) -> float:
     return med
 
 
+def speed_real(options: dict[str, Any], repeats: int = 3, grid: int = 32) -> float | None:
+    """The same on the first 16 frames of a real 1280x720 video (shared/data), if present."""
+    import os
+    from pathlib import Path
+
+    from blur4d.adapters.tracking import BuiltinTracker
+    from blur4d.media import read_frames
+    from blur4d.types import Intervals, Video
+
+    root = Path(os.environ.get("BLUR4D_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    path = root / "video" / "sam2_gallery" / "03_blocks.mp4"
+    if not path.is_file():
+        print(f"speed (real): {path} not found, skipped")
+        return None
+    frames, _ = read_frames(path, max_frames=16)
+    video = Video(frames, Intervals.present(len(frames)))
+    tracker = BuiltinTracker(grid_size=grid, **options)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        tracks = tracker(video)
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    print(f"speed (real, {path.name}): {tracks.num_points} points x {tracks.num_frames} frames of "
+          f"{video.width}x{video.height}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}); "
+          f"{tracks.visible.mean():.0%} visible")
+    return med
+
+
 def _parse_options(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -149,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         accuracy(options, args.cameras.split(","), args.frames.split(","), args.modes.split(","))
     if not args.accuracy_only:
         speed(options, args.repeats)
+        speed_real(options, args.repeats)
     return 0
 
 
