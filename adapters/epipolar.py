@@ -599,7 +599,7 @@ class EpipolarChecker:
             cv2.setNumThreads(old_threads)
         t2 = time.perf_counter()
         verdict, conf, reason, summary = _verdict(records, cfg)
-        ref = _reference_pair(records, pairs)
+        ref = _reference_pair(records, pairs, verdict)
         figures: dict[str, Any] = {}
         maps = _maps(frames, records, arrays, ref, verdict, cfg, figures) if ref is not None else {}
         t3 = time.perf_counter()
@@ -668,8 +668,16 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
             f"pure rotation, a planar scene or no baseline; no depth recoverable{weak_note}", summary)
 
 
-def _reference_pair(records: list[dict[str, Any]], pairs: list[tuple[int, int]]) -> tuple[int, int] | None:
-    """First-last when usable, else the usable pair with the most evidence."""
+def _reference_pair(records: list[dict[str, Any]], pairs: list[tuple[int, int]],
+                    verdict: str) -> tuple[int, int] | None:
+    """The pair the figures show: first-last when it agrees with the verdict, else the pair
+    with the verdict's label and the most evidence, else first-last or the best usable pair."""
+    if records and records[0]["ok"] and records[0]["label"] == verdict:
+        return pairs[0]
+    agree = [(r["weight"], r.get("moving_points", 0), (r["i"], r["j"])) for r in records
+             if r["ok"] and r["label"] == verdict]
+    if agree:
+        return max(agree)[2]
     if records and records[0]["ok"]:
         return pairs[0]
     ok = [(r["weight"], (r["i"], r["j"])) for r in records if r["ok"]]
@@ -711,7 +719,7 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
         res = arr["residual"]
         mag = np.linalg.norm(res, axis=1)
         fin = np.isfinite(mag)
-        scale = float(np.clip(0.04 * max(h, w) / max(np.percentile(mag[fin], 95), 1e-3), 1.0, 200.0)) if fin.any() else 1.0
+        scale = float(np.clip(0.04 * max(h, w) / max(np.percentile(mag[fin], 95), 1e-3), 1.0, 50.0)) if fin.any() else 1.0
         img = _dim(fa)
         moving = arr.get("moving", np.zeros(len(a), bool))
         for k in np.argsort(mag):
@@ -723,17 +731,22 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
             cv2.arrowedLine(img, p, q, col, 1, cv2.LINE_AA, tipLength=0.25)
         maps["residual_vectors"] = img
         meta["residual_vectors_scale"] = round(scale, 3)
-        # |first - H-warped last|
-        warped = cv2.warpPerspective(fb, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    # |first - H-warped last|: the first-last pair whenever it has a homography
+    wi, wj = (records[0]["i"], records[0]["j"]) if records and records[0]["ok"] else (i, j)
+    Hw = arrays[(wi, wj)].get("H")
+    if Hw is not None:
+        f0, f1 = _rgb(frames[wi]), _rgb(frames[wj])
+        h0, w0 = f0.shape[:2]
+        warped = cv2.warpPerspective(f1, Hw, (w0, h0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_CONSTANT)
-        valid = cv2.warpPerspective(np.full((fb.shape[0], fb.shape[1]), 255, np.uint8), H, (w, h),
+        valid = cv2.warpPerspective(np.full(f1.shape[:2], 255, np.uint8), Hw, (w0, h0),
                                     flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
-        diff = np.abs(fa.astype(np.int16) - warped.astype(np.int16)).max(axis=2).astype(np.float32)
-        diff[valid == 0] = 0
+        diff = np.abs(f0.astype(np.int16) - warped.astype(np.int16)).max(axis=2).astype(np.float32)
         amp = np.clip(diff * 4, 0, 255).astype(np.uint8)
         col = cv2.applyColorMap(amp, cv2.COLORMAP_INFERNO)[..., ::-1]
         col[valid == 0] = 40
         maps["warp_difference"] = np.ascontiguousarray(col)
+        meta["warp_difference_pair"] = [int(wi), int(wj)]
         meta["warp_difference_gain"] = 4
     F = arr.get("F")
     if F is not None and len(a):

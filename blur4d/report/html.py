@@ -70,7 +70,7 @@ table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{padding:3px 7px;border-bottom:1px solid #eceef1;text-align:right;white-space:nowrap}
 th{background:#f7f8fa;position:sticky;top:0;white-space:normal;vertical-align:bottom}
 td.l,th.l{text-align:left}
-td.r{text-align:left;white-space:normal;min-width:340px}
+td.r{text-align:left;white-space:normal;min-width:230px}
 tr.ref td{background:#fff8e1}
 .tag{display:inline-block;padding:0 6px;border-radius:9px;color:#fff;font-size:11.5px}
 .scroll{max-height:460px;overflow:auto;border:1px solid #eceef1}
@@ -209,8 +209,9 @@ def _maps_section(rep: ConsistencyReport, video: Video | None) -> str:
         if name == "independent_motion_mask":
             img = _mask_overlay(img, video)
         caption = _MAP_CAPTIONS[name]
-        if ref is not None and name != "independent_motion_mask":
-            caption = f"Frames {ref[0]} and {ref[1]}. " + caption
+        pair = meta.get("warp_difference_pair", ref) if name == "warp_difference" else ref
+        if pair is not None and name != "independent_motion_mask":
+            caption = f"Frames {pair[0]} and {pair[1]}. " + caption
         if name == "residual_vectors" and meta.get("residual_vectors_scale"):
             caption += f" Vectors are drawn {float(meta['residual_vectors_scale']):.0f}x their length."
         parts.append(_figure(img, caption, name.replace("_", " ")))
@@ -414,7 +415,8 @@ def _faces_section(faces: FaceTracks) -> str:
     body = (f'<p class="sub">{faces.num_faces} face identit{"y" if faces.num_faces == 1 else "ies"}; '
             f"{missing} of {faces.num_frames} frames without a face; backend {_e(faces.provenance.backend)}.</p>")
     if rows:
-        body += ("<table><tr><th>face id</th><th>frames found</th><th>range</th><th>median box (px)</th></tr>"
+        body += ('<table style="width:auto"><tr><th>face id</th><th>frames found</th><th>range</th>'
+                 "<th>median box (px)</th></tr>"
                  + "".join(rows) + "</table>")
     return _section("Faces", body, sid="faces")
 
