@@ -108,10 +108,8 @@ def test_fixture_case_reproduced(fx: Path, sampler, case_name: str, noise_mode: 
         "image_latents": _maxdiff(tr.image_latents, np.load(case / "image_latents.npy")),
         "model_inputs": _maxdiff(stack(tr.model_inputs), np.load(case / "model_inputs.npy")),
         "model_outputs": _maxdiff(stack(tr.model_outputs), np.load(case / "model_outputs.npy")),
-        "pred_x0": _maxdiff(stack(tr.pred_x0)[:, None] if stack(tr.pred_x0).ndim == 5 else stack(tr.pred_x0),
-                            np.load(case / "pred_x0.npy")),
-        "latents_after_step": _maxdiff(stack(tr.latents)[:, None] if stack(tr.latents).ndim == 5 else stack(tr.latents),
-                                       np.load(case / "latents_after_step.npy")),
+        "pred_x0": _maxdiff(stack(tr.pred_x0), np.load(case / "pred_x0.npy")),
+        "latents_after_step": _maxdiff(stack(tr.latents), np.load(case / "latents_after_step.npy")),
         "final_latents": _maxdiff(res.latents, np.load(case / "final_latents.npy")),
         "frames": _maxdiff(res.frames, np.load(case / "frames.npy")),
     }
@@ -344,6 +342,10 @@ def test_plan_calls_split_and_order() -> None:
 
 def test_options_validated() -> None:
     from blur4d.generate.blur2vid import Blur2VidGenerator
+
+    g = Blur2VidGenerator()
+    assert g.output_hw(3000, 4000) == (831, 1109) and g.output_hw(480, 640) == (480, 640)
+    assert Blur2VidGenerator(output_size="model").output_hw(480, 640) == (720, 1280)
 
     for bad in (dict(steps=0), dict(guidance=0.5), dict(height=100), dict(model_frames=16), dict(output_size="x"),
                 dict(split="x"), dict(dtype="int8")):

@@ -93,7 +93,7 @@ class Blur2VidGenerator:
     official_preprocess: bool = True
     """Reproduce the published input round trip (uint8 -> [-1, 1] -> truncating uint8: values 1..63 drop by 1)."""
     output_size: str = "photo"
-    """'photo': frames resized back to the photo's size (keeps its aspect for 3D analysis); 'model': model resolution."""
+    """'photo': frames resized to the photo's aspect and size, at most the model's pixel count (keeps the geometry for 3D analysis); 'model': model resolution."""
     split: str = "interleave"
     """How >16-frame requests are split into calls: 'interleave' (every call spans the whole request) or 'contiguous'."""
     official_weight_cast: bool = False
@@ -236,6 +236,14 @@ class Blur2VidGenerator:
             arr = ((x.numpy() + 1.0) * np.float32(127.5)).astype(np.uint8)
         return np.ascontiguousarray(arr)
 
+    def output_hw(self, photo_h: int, photo_w: int) -> tuple[int, int]:
+        """Size of the returned frames: the model's, or (``output_size='photo'``) the photo's
+        aspect ratio and size, scaled down (never up) to at most the model's pixel count."""
+        if self.output_size == "model":
+            return self.height, self.width
+        scale = min(1.0, math.sqrt(self.height * self.width / float(photo_h * photo_w)))
+        return max(1, round(photo_h * scale)), max(1, round(photo_w * scale))
+
     def __call__(self, photo: Any, intervals: Intervals, *, samples: int = 1, seed: int | None = 0,
                  direction: Any = None, progress: Progress = NO_PROGRESS) -> Generation:
         import torch
@@ -259,7 +267,7 @@ class Blur2VidGenerator:
         videos: list[Video] = []
         choices: list[dict[str, Any]] = []
         notes = _interval_notes(intervals)
-        out_hw = (pixels.shape[0], pixels.shape[1]) if self.output_size == "photo" else (self.height, self.width)
+        out_hw = self.output_hw(pixels.shape[0], pixels.shape[1])
         for k in range(int(samples)):
             sample_seed = base_seed + k
             frames = np.zeros((len(intervals), self.height, self.width, 3), np.float32)
