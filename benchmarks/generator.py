@@ -35,14 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="480x272")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blur", type=float, default=1.0, help="scale of every motion (1.0: up to ~6 %% of the width)")
+    ap.add_argument("--iterations", type=int, default=None, help="override the deconvolution iterations")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args(argv)
     W, H = (int(v) for v in args.size.split("x"))
 
     rows = []
-    for name, scene in benchmark_scenes(W, H).items():
+    for name, scene in benchmark_scenes(W, H, blur=args.blur).items():
         case = ground_truth_case(scene, name)
-        gen = ClassicalGenerator()
+        gen = ClassicalGenerator(**({} if args.iterations is None else {"iterations": args.iterations}))
         t = time.perf_counter()
         res = gen(case.photo, case.intervals, samples=1, seed=args.seed)
         dt = time.perf_counter() - t

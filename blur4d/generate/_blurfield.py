@@ -106,7 +106,7 @@ class TileStats:
         return np.where(ok, raw, 0.0)
 
 
-def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 2.5) -> TileStats:
+def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 4.0) -> TileStats:
     """Derivative autocorrelations per overlapping tile of a float gray image (linear light)."""
     import cv2
 
@@ -303,7 +303,7 @@ class BlurField:
         return self.labels[iy][:, ix].astype(np.int32)
 
 
-def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.08, local_min: float = 0.4,
+def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.07, local_min: float = 0.4,
                    local_margin: float = 0.2) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
@@ -314,6 +314,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.08
     vectors are oriented consistently.
     """
     from scipy import ndimage
+    from scipy.optimize import minimize
 
     H, W = gray.shape
     st = tile_stats(gray, tile=tile)
@@ -334,7 +335,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.08
     gain = ndimage.median_filter(gain, size=3, mode="nearest")
     d_cam = np.maximum(d_cam, d_here)
     # free local search
-    angles = np.arange(24) * np.pi / 24
+    angles = np.arange(48) * np.pi / 48
     lags = np.arange(st.min_lag, st.max_lag + 1e-6, 1.0)
     A, L = np.meshgrid(angles, lags, indexing="ij")
     cx, cy = (L * np.cos(A)).ravel(), (L * np.sin(A)).ravel()
@@ -351,8 +352,15 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.08
     for k in range(1, n + 1):
         m = comp == k
         # one vector per region: the candidate with the most summed evidence over its tiles
-        j = int(d_loc[:, m].sum(axis=1).argmax())
-        v = np.array([cx[j], cy[j]])
+        tot = d_loc[:, m].sum(axis=1)
+        v, best = np.array([cx[int(tot.argmax())], cy[int(tot.argmax())]]), float(tot.max())
+        sub = TileStats(**{**st.__dict__, "axx": st.axx[m], "ayy": st.ayy[m], "cross": st.cross[m],
+                           "texture": st.texture[m], "baseline": st.baseline[m]})
+        for j in np.argsort(-tot)[:3]:
+            res = minimize(lambda q: -float(sub.dip(q[0], q[1]).sum()), np.array([cx[j], cy[j]]), method="Nelder-Mead",
+                           options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 200})
+            if -res.fun > best:
+                v, best = res.x, -res.fun
         if v[0] < 0 or (abs(v[0]) < 1e-9 and v[1] < 0):
             v = -v
         local[m] = v
