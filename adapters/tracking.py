@@ -427,6 +427,36 @@ class BuiltinTracker:
         step = xy[t, chosen] - xy[prev, chosen]
         return out + np.median(step, axis=1)
 
+    def _step(self, pyr: _Frames, q: int, t: int, prev: int, a: np.ndarray, ref: np.ndarray, xy: np.ndarray,
+              vis: np.ndarray, conf: np.ndarray) -> None:
+        """Points ``a`` (visible at ``prev``) into frame t: a frame-to-frame guess, checked
+        forward-backward from scratch (no initial flow, so a point that slid along an edge does
+        not pass); then refined and checked against the query patch."""
+        cfg = self.config
+        p_prev = xy[prev, a]
+        if cfg.method == "dis":
+            g = self._dis_guess(pyr, prev, t, p_prev)
+            ok_f, res_f = np.ones(len(a), bool), np.zeros(len(a))
+        else:
+            g, ok_f, res_f = self._lk(pyr, prev, t, p_prev, None)
+        back, ok_b, _ = self._lk(pyr, t, prev, g, None)
+        fb_c = np.linalg.norm(back - p_prev, axis=1)
+        chain_ok = ok_f & ok_b & (fb_c < cfg.fb_threshold) & (res_f < cfg.residual_threshold)
+        sel = np.flatnonzero(chain_ok)
+        if not len(sel):
+            return
+        A, G = a[sel], g[sel]
+        pos, passed, c = self._verify(pyr, q, t, ref[A], G)
+        passed &= np.linalg.norm(pos - G, axis=1) < cfg.refine_win / 2
+        if cfg.chain_check and prev != q:
+            fall = ~passed
+            c_chain = 0.5 * np.exp(-np.log(2) * ((fb_c[sel] / cfg.fb_threshold) ** 2
+                                                 + (res_f[sel] / cfg.residual_threshold) ** 2))
+            pos[fall], c[fall], passed[fall] = G[fall], c_chain[fall], True
+        xy[t, A] = np.where(passed[:, None], pos, G)
+        vis[t, A] = passed
+        conf[t, A] = c
+
     def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
@@ -442,32 +472,16 @@ class BuiltinTracker:
                 prev = t - d
                 was = vis[prev]
                 a = np.flatnonzero(was)
-                guess = xy[prev].copy()
                 if len(a):
-                    if cfg.method == "dis":
-                        guess[a] = self._dis_guess(pyr, prev, t, xy[prev, a])
-                    else:
-                        g, ok, _ = self._lk(pyr, prev, t, xy[prev, a], None)
-                        guess[a[ok]] = g[ok]
-                    pos, passed, c = self._verify(pyr, q, t, ref[a], guess[a])
-                    f = np.flatnonzero(~passed)
-                    if cfg.chain_check and prev != q and len(f):
-                        pos_c, passed_c, c_c = self._verify(pyr, prev, t, xy[prev, a[f]], guess[a[f]])
-                        pos[f] = np.where(passed_c[:, None], pos_c, pos[f])
-                        passed[f] = passed_c
-                        c[f] = np.where(passed_c, 0.5 * c_c, c[f])
-                    xy[t, a] = np.where(passed[:, None], pos, guess[a])
-                    vis[t, a] = passed
-                    conf[t, a] = c
+                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf)
                 lost = np.flatnonzero(~vis[t])
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
                     xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen)
-                    retry = lost[~was[lost]] if cfg.reacquire else lost[:0]
+                    retry = lost if cfg.reacquire else lost[was[lost]]
                     if len(retry):
                         pos, passed, c = self._verify(pyr, q, t, ref[retry], xy[t, retry])
-                        jump = np.linalg.norm(pos - xy[t, retry], axis=1)
-                        passed &= jump < cfg.refine_win
+                        passed &= np.linalg.norm(pos - xy[t, retry], axis=1) < cfg.refine_win
                         xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
@@ -502,7 +516,7 @@ def _check_match(video: Video, tracks: Tracks) -> None:
 def _draw_scale(video: Video) -> tuple[int, int]:
     """(line thickness, radius) for the frame size."""
     s = max(video.width, video.height)
-    return max(1, round(s / 640)), max(2, round(s / 320))
+    return max(1, round(s / 640)), max(2, round(s / 450))
 
 
 def render_overlay(video: Video, tracks: Tracks, *, tail: int = 8, max_points: int = 2000) -> np.ndarray:
@@ -559,17 +573,41 @@ def write_overlay(path: str | os.PathLike, video: Video, tracks: Tracks, *, over
     return write_mp4(path, render_overlay(video, tracks, tail=tail), video.fps, overwrite=overwrite)
 
 
-def render_summary(video: Video, tracks: Tracks, *, max_points: int = 4000) -> np.ndarray:
+def summary_magnification(tracks: Tracks, target: float = 0.02, limit: int = 20) -> int:
+    """How much to magnify displacements so that the larger motions (95th percentile of visible
+    displacement from the query point) span about ``target`` of the image width: generated clips
+    often move by about a pixel, which is invisible at true scale. 1 when motion is already
+    large; at most ``limit``."""
+    W = (tracks.image_size or (1000, 0))[0]
+    disp = np.linalg.norm(tracks.xy - tracks.xy[tracks.query_frame, np.arange(tracks.num_points)][None], axis=-1)
+    disp = disp[tracks.visible]
+    p95 = float(np.percentile(disp, 95)) if disp.size else 0.0
+    if p95 <= 1e-3:
+        return 1
+    return int(np.clip(np.floor(target * W / p95), 1, limit))
+
+
+def render_summary(video: Video, tracks: Tracks, *, magnify: float | None = None, max_points: int = 4000
+                   ) -> np.ndarray:
     """All trajectories over the (dimmed) query frame: a line through each track's visible
-    positions (occluded stretches are left out) and a dot at its query point -> (H, W, 3) uint8."""
+    positions (occluded stretches are left out) and a dot at its query point -> (H, W, 3) uint8.
+
+    Displacements from the query point are drawn ``magnify`` times longer (default: automatic,
+    see :func:`summary_magnification`); the caption states the factor.
+    """
     import cv2
 
     _check_match(video, tracks)
     q = int(np.bincount(tracks.query_frame).argmax()) if tracks.num_points else 0
     canvas = (video.frames[q].astype(np.float32) * 0.55).astype(np.uint8)
+    k = float(summary_magnification(tracks) if magnify is None else magnify)
+    if not k > 0:
+        raise InputError(f"magnify: must be > 0, got {magnify}")
     idx = _subsample(tracks, max_points)
     cols = track_colors(tracks)[idx]
     xy = tracks.xy[:, idx].astype(np.float64)
+    anchor = xy[tracks.query_frame[idx], np.arange(len(idx))]
+    xy = anchor[None] + k * (xy - anchor[None])
     vis = tracks.visible[:, idx]
     thick, rad = _draw_scale(video)
     shift = 4
@@ -579,19 +617,21 @@ def render_summary(video: Video, tracks: Tracks, *, max_points: int = 4000) -> n
         for t in range(video.num_frames - 1):
             if vis[t, i] and vis[t + 1, i]:
                 cv2.line(canvas, tuple(fx(xy[t, i])), tuple(fx(xy[t + 1, i])), col, thick, cv2.LINE_AA, shift)
-        qi = tracks.query_frame[idx[i]]
-        cv2.circle(canvas, tuple(fx(xy[qi, i])), max(1, rad - 1) << shift, col, -1, cv2.LINE_AA, shift)
+        cv2.circle(canvas, tuple(fx(anchor[i])), max(1, rad - 1) << shift, col, -1, cv2.LINE_AA, shift)
     text = (f"{tracks.num_points} tracks, {tracks.num_frames} frames, query frame {q}, "
-            f"{tracks.visible.mean():.0%} visible")
+            f"{tracks.visible.mean():.0%} visible" + (f", motion drawn x{k:g}" if k != 1 else ""))
     scale = max(0.4, video.width / 1600)
-    cv2.putText(canvas, text, (8, int(24 * scale + 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                max(1, round(scale * 2)), cv2.LINE_AA)
+    org = (8, int(24 * scale + 6))
+    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(2, round(scale * 5)), cv2.LINE_AA)
+    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, round(scale * 2)),
+                cv2.LINE_AA)
     return canvas
 
 
-def write_summary(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False) -> Path:
+def write_summary(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False,
+                  magnify: float | None = None) -> Path:
     """A PNG of every trajectory over the query frame (see :func:`render_summary`)."""
     from blur4d.media import write_image
 
-    return write_image(path, render_summary(video, tracks), overwrite=overwrite)
+    return write_image(path, render_summary(video, tracks, magnify=magnify), overwrite=overwrite)
 
