@@ -137,6 +137,8 @@ def test_fixture_conditioning_layout(fx: Path) -> None:
 
 def test_fixture_forward_reference(fx: Path, sampler) -> None:  # noqa: ANN001
     """The stand-alone transformer forward, its patch embedding and the information embedding."""
+    from blur4d.generate._cogvideox import interval_sinusoids
+
     ld = lambda n: torch.from_numpy(np.load(fx / "forward_reference" / n))  # noqa: E731
     tr = sampler.transformer
     captured = {}
@@ -146,8 +148,7 @@ def test_fixture_forward_reference(fx: Path, sampler) -> None:  # noqa: ANN001
             out = tr(hidden_states=ld("hidden_states.npy"), encoder_hidden_states=ld("encoder_hidden_states.npy"),
                      timestep=ld("timestep.npy"), intervals=ld("intervals.npy"),
                      condition_mask=ld("condition_mask.npy"))[0]
-            feats = torch.from_numpy(__import__("blur4d.generate._cogvideox", fromlist=["x"]).interval_sinusoids(
-                ld("intervals.npy"))).float()
+            feats = torch.from_numpy(interval_sinusoids(ld("intervals.npy"))).float()
             info = tr.patch_embed.blur_proj(feats)
     finally:
         hook.remove()
@@ -168,7 +169,8 @@ def test_fixture_preprocess_and_generator(fx: Path, tmp_path: Path) -> None:
     if not case.is_dir():
         pytest.skip("fixture set has no present__gs1.1 case")
     args = json.loads((case / "call_args.json").read_text())["kwargs"]
-    gen = Blur2VidGenerator(weights=str(fx / "model" / "transformer" / "model.safetensors"), base_model=str(fx / "model"),
+    gen = Blur2VidGenerator(weights=str(fx / "model" / "transformer" / "model.safetensors"),
+                            base_model=str(fx / "model"),
                             prompt_embeds=str(fx / "prompt_embeds.npy"), steps=args["num_inference_steps"],
                             guidance=args["guidance_scale"], height=args["height"], width=args["width"],
                             output_size="model")
@@ -259,6 +261,8 @@ def test_blur_terms_zero_equals_stock_diffusers() -> None:
 def test_frame_term_is_per_frame_and_broadcast() -> None:
     """info + cond is added once per latent frame to all of its patches; row 0 of blur_condition
     goes on the blur frame, row 1 on generated frames; intervals broadcast over the batch."""
+    from blur4d.generate._cogvideox import interval_sinusoids
+
     model = _tiny_transformer()
     pe = model.patch_embed
     g = torch.Generator().manual_seed(2)
@@ -273,7 +277,7 @@ def test_frame_term_is_per_frame_and_broadcast() -> None:
         pe._frame_term = torch.zeros_like(term)
         bare = pe(text, x)
         pe._frame_term = None
-        feats = torch.from_numpy(__import__("blur4d.generate._cogvideox", fromlist=["x"]).interval_sinusoids(iv)).float()
+        feats = torch.from_numpy(interval_sinusoids(iv)).float()
         expect = pe.blur_proj(feats) + torch.stack([pe.blur_condition[0], pe.blur_condition[1], pe.blur_condition[1]])
     delta = (full - bare)[:, 5:].reshape(2, 3, 2 * 3, -1)  # (B, frames, patches, D)
     assert torch.allclose(delta[:, :, :1].expand_as(delta), delta, atol=1e-6)
@@ -286,7 +290,7 @@ def test_guidance_handling_and_trace() -> None:
     cond] batch differing only in slot 0 (zeros vs blur latent), mixed as v_u + s (v_c - v_u)."""
     from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler
 
-    from blur4d.generate._cogvideox import Blur2VidSampler, GeneratorNoise, Trace
+    from blur4d.generate._cogvideox import Blur2VidSampler, GeneratorNoise, RecordedNoise, Trace
 
     torch.manual_seed(3)
     vae = AutoencoderKLCogVideoX(block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=4,
@@ -299,8 +303,8 @@ def test_guidance_handling_and_trace() -> None:
     rows = Intervals.present(8).bounds
     for guidance in (1.0, 1.5):
         tr = Trace()
-        res = s(image, rows, steps=3, guidance=guidance, num_frames=9, noise=GeneratorNoise(torch.Generator().manual_seed(0)),
-                trace=tr)
+        res = s(image, rows, steps=3, guidance=guidance, num_frames=9,
+                noise=GeneratorNoise(torch.Generator().manual_seed(0)), trace=tr)
         assert res.frames.shape == (9, 32, 48, 3) and 0 <= res.frames.min() and res.frames.max() <= 1
         for i, (inp, v) in enumerate(zip(tr.model_inputs, tr.model_outputs)):
             assert inp.shape[0] == (2 if guidance > 1 else 1) and inp.shape[1] == 4
@@ -318,9 +322,11 @@ def test_guidance_handling_and_trace() -> None:
                 sample[:, 0] = tr.latents[i - 1][:, 0]
                 x0[:, 0] = ((a ** 0.5) * sample[:, 0] - ((1 - a) ** 0.5) * v_mix[None, 0])
             assert torch.allclose(x0[:, 1:], tr.pred_x0[i][:, 1:], atol=1e-5)
-    with pytest.raises(ValueError):
-        s(image, rows, steps=2, num_frames=9, noise=__import__("blur4d.generate._cogvideox", fromlist=["x"])
-          .RecordedNoise(np.zeros((1, 1, 16, 4, 6)), np.zeros((1, 16, 1, 4, 6))))
+    post = np.zeros((1, 16, 1, 4, 6))
+    with pytest.raises(ValueError, match="missing scheduler noise"):  # recorded draws must be complete
+        s(image, rows, steps=2, num_frames=9, noise=RecordedNoise(np.zeros((1, 3, 16, 4, 6)), post))
+    with pytest.raises(ValueError, match="expected shape"):
+        s(image, rows, steps=2, num_frames=9, noise=RecordedNoise(np.zeros((1, 1, 16, 4, 6)), post))
 
 
 def test_plan_calls_split_and_order() -> None:

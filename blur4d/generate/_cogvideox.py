@@ -119,7 +119,8 @@ class BlurPatchEmbed(CogVideoXPatchEmbed):
         return table
 
     def forward(self, text_embeds: torch.Tensor, image_embeds: torch.Tensor) -> torch.Tensor:
-        if self.patch_size_t is not None or self.use_learned_positional_embeddings or not self.use_positional_embeddings:
+        if (self.patch_size_t is not None or self.use_learned_positional_embeddings
+                or not self.use_positional_embeddings):
             raise NotImplementedError("blur2vid uses the CogVideoX-2B layout (no temporal patching, sin-cos "
                                       "positions); this transformer config is not supported")
         if self._frame_term is None:
@@ -245,7 +246,8 @@ def _as_tensor(arr: np.ndarray, shape: tuple[int, ...], device: torch.device, dt
 # scheduler step (CogVideoXDPMScheduler math, with the noise supplied by a NoiseSource)
 # ---------------------------------------------------------------------------------------------
 def dpm_step(scheduler: CogVideoXDPMScheduler, v: torch.Tensor, old_x0: torch.Tensor | None, t: int,
-             t_back: int | None, sample: torch.Tensor, step: int, noise: NoiseSource) -> tuple[torch.Tensor, torch.Tensor]:
+             t_back: int | None, sample: torch.Tensor, step: int,
+             noise: NoiseSource) -> tuple[torch.Tensor, torch.Tensor]:
     """One stochastic DPM-Solver++(2M) step of ``CogVideoXDPMScheduler`` with v-prediction and
     eta 0, built on the scheduler's own ``alphas_cumprod``/``get_variables``/``get_mult``.
     Returns (next sample, predicted x0)."""

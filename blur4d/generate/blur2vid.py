@@ -59,13 +59,15 @@ class Blur2VidGenerator:
     """The published blur2vid diffusion model as a generation backend (see the module docstring)."""
 
     weights: str | None = None
-    """Fine-tuned transformer: .safetensors file, folder, or hub id (env BLUR4D_BLUR2VID_WEIGHTS; default tedlasai/blur2vid)."""
+    """Fine-tuned transformer: .safetensors file, folder, or hub id
+    (env BLUR4D_BLUR2VID_WEIGHTS; default tedlasai/blur2vid)."""
     base_model: str | None = None
     """CogVideoX-2b in diffusers layout: folder or hub id (env BLUR4D_COGVIDEOX_BASE; default THUDM/CogVideoX-2b)."""
     steps: int = 50
     """Denoising steps (the published default is 50)."""
     guidance: float = 1.0
-    """Classifier-free guidance scale; > 1 runs an unconditional branch without the blur latent (1.1 in the paper's tests)."""
+    """Classifier-free guidance scale; > 1 adds an unconditional branch without the blur latent
+    (1.1 in the paper's tests)."""
     dtype: str | None = None
     """float32, bfloat16 or float16; default bfloat16 on a GPU, float32 on a CPU."""
     device: str = "auto"
@@ -89,13 +91,16 @@ class Blur2VidGenerator:
     compile: bool = False
     """torch.compile each transformer block (slow first call, faster steps on a GPU)."""
     allow_download: bool = False
-    """Allow downloading missing weights from the Hugging Face hub (several GB); otherwise only local files and the hub cache."""
+    """Allow downloading missing weights from the Hugging Face hub (several GB); otherwise only
+    local files and the hub cache are used."""
     official_preprocess: bool = True
     """Reproduce the published input round trip (uint8 -> [-1, 1] -> truncating uint8: values 1..63 drop by 1)."""
     output_size: str = "photo"
-    """'photo': frames resized to the photo's aspect and size, at most the model's pixel count (keeps the geometry for 3D analysis); 'model': model resolution."""
+    """'photo': frames resized to the photo's aspect and size, at most the model's pixel count
+    (keeps the geometry for 3D analysis); 'model': the model resolution."""
     split: str = "interleave"
-    """How >16-frame requests are split into calls: 'interleave' (every call spans the whole request) or 'contiguous'."""
+    """How >16-frame requests are split into calls: 'interleave' (every call spans the whole
+    request) or 'contiguous'."""
     official_weight_cast: bool = False
     """Round weights through float16 before bfloat16, as the published loader does (bit parity with it on a GPU)."""
 
@@ -116,7 +121,8 @@ class Blur2VidGenerator:
             if v < 16 or v % 16:
                 raise InputError(f"blur2vid {name}: must be a positive multiple of 16, got {v}")
         if int(self.model_frames) < 5 or (int(self.model_frames) - 1) % 4:
-            raise InputError(f"blur2vid model_frames: must be 4k+1 >= 5 (17 for the released model), got {self.model_frames}")
+            raise InputError(f"blur2vid model_frames: must be 4k+1 >= 5 (17 for the released model), "
+                             f"got {self.model_frames}")
         if self.output_size not in ("photo", "model"):
             raise InputError(f"blur2vid output_size: expected 'photo' or 'model', got {self.output_size!r}")
         if self.split not in ("interleave", "contiguous"):
@@ -356,7 +362,8 @@ def resolve_base_model(spec: str | None, *, allow_download: bool = False) -> Pat
             path = Path(snapshot_download(spec, allow_patterns=_BASE_PATTERNS, local_files_only=not allow_download))
         except Exception as err:
             if not allow_download:
-                raise _hub_error("CogVideoX base model", spec, "--base-model DIR", "about 0.9 GB: VAE and configs") from err
+                raise _hub_error("CogVideoX base model", spec, "--base-model DIR",
+                                 "about 0.9 GB: VAE and configs") from err
             raise WeightsNotFoundError(f"--base-model {spec}: download failed: {err}") from err
     need = ["transformer/config.json", "vae/config.json", "scheduler/scheduler_config.json"]
     missing = [n for n in need if not (path / n).is_file()]
@@ -489,7 +496,8 @@ def load_prompt_embeds(base: Path, base_spec: str, explicit: str | None, text_en
                 f"see third_party/blur2vid/README.md")
     emb, how = encode_empty_prompt(enc_root, seq_len=seq_len, device=device)
     if tuple(emb.shape) != (1, seq_len, dim):
-        raise InputError(f"text encoder {enc_root}: gives {tuple(emb.shape)}, the transformer expects (1, {seq_len}, {dim})")
+        raise InputError(f"text encoder {enc_root}: gives {tuple(emb.shape)}, "
+                         f"the transformer expects (1, {seq_len}, {dim})")
     target = Path(explicit).expanduser() if explicit else candidates[-1]  # never write into the base folder
     write_prompt_embeds(target, emb, {"source": str(enc_root), "prompt": "", "tokenization": how})
     return emb, f"{target} (computed from {enc_root})"
