@@ -384,11 +384,20 @@ def test_strict_loading_names_keys(tmp_path: Path) -> None:
     assert half.patch_embed.blur_condition.dtype == torch.bfloat16
 
 
+def _empty_hub_cache(monkeypatch, path: Path) -> None:  # noqa: ANN001
+    """Point huggingface_hub at ``path`` (its constants are read at import, so patch them too)."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(path))
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+
+
 def test_missing_weights_are_one_clear_error_without_download(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from blur4d.generate.blur2vid import resolve_base_model, resolve_weights
 
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _empty_hub_cache(monkeypatch, tmp_path / "hub")
     monkeypatch.delenv("BLUR4D_BLUR2VID_WEIGHTS", raising=False)
     with pytest.raises(WeightsNotFoundError, match="allow_download"):
         resolve_weights(None)
@@ -399,6 +408,27 @@ def test_missing_weights_are_one_clear_error_without_download(tmp_path: Path, mo
     (tmp_path / "base").mkdir()
     with pytest.raises(WeightsNotFoundError, match="missing transformer/config.json"):
         resolve_base_model(str(tmp_path / "base"))
+
+
+def test_hub_ids_resolve_from_the_local_hub_cache(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Hub ids are looked up in the usual cache (local_files_only): a cached snapshot is used."""
+    from blur4d.generate.blur2vid import DEFAULT_WEIGHTS_FILE, resolve_base_model, resolve_weights
+
+    hub = tmp_path / "hub"
+    _empty_hub_cache(monkeypatch, hub)
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    for repo, files in (("tedlasai/blur2vid", [DEFAULT_WEIGHTS_FILE]),
+                        ("THUDM/CogVideoX-2b", ["transformer/config.json", "vae/config.json",
+                                                "scheduler/scheduler_config.json"])):
+        root = hub / ("models--" + repo.replace("/", "--"))
+        (root / "refs").mkdir(parents=True)
+        (root / "refs" / "main").write_text(rev)
+        for f in files:
+            (root / "snapshots" / rev / f).parent.mkdir(parents=True, exist_ok=True)
+            (root / "snapshots" / rev / f).write_text("{}")
+    w = resolve_weights("tedlasai/blur2vid")
+    assert w.is_file() and str(w).endswith(DEFAULT_WEIGHTS_FILE) and rev in str(w)
+    assert resolve_base_model("THUDM/CogVideoX-2b") == hub / "models--THUDM--CogVideoX-2b" / "snapshots" / rev
 
 
 def test_empty_prompt_embedding_cached_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -461,8 +491,7 @@ def test_cli_end_to_end_tiny_local_model(fx: Path, tmp_path: Path, monkeypatch, 
     side = json.loads((tmp_path / "video.mp4.json").read_text())
     assert side["backend"] == "blur2vid" and side["config"]["steps"] == 2
     # nothing local and downloads off: one line, exit 1, no download
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _empty_hub_cache(monkeypatch, tmp_path / "hub")
     rc = main(["generate", str(photo), "--out", str(tmp_path / "v2.mp4"), "--backend", "blur2vid", "-q"])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "allow_download" in err

@@ -29,7 +29,7 @@ import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,10 @@ class Blur2VidGenerator:
             raise InputError(f"blur2vid split: expected 'interleave' or 'contiguous', got {self.split!r}")
         if self.dtype is not None and str(self.dtype).lower() not in _DTYPES:
             raise InputError(f"blur2vid dtype: expected one of float32, bfloat16, float16, got {self.dtype!r}")
+
+    def config(self) -> dict[str, Any]:
+        """The options (not the loaded models: ``asdict`` would deep-copy them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def resolved_device(self) -> str:
         import torch
@@ -296,7 +300,7 @@ class Blur2VidGenerator:
                 u8, choice["direction"] = _orient(u8, intervals, target_angle)
             videos.append(Video(u8, intervals, fps=20.0))
             choices.append(choice)
-        config = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        config = self.config()
         prov = Provenance.capture(
             "blur2vid", config, seed=base_seed, packages=("torch", "diffusers", "transformers", "safetensors"),
             timings=timings, sources=dict(self._sources),
