@@ -517,3 +517,34 @@ def test_direction_time_reversal_on_synthetic_motion() -> None:
     same, why = _orient(frames, asym, 180.0)
     assert same is frames and "not symmetric" in why
     assert _direction_angle(90) == 90.0 and _direction_angle("bottom-to-top") == 270.0
+
+
+def test_many_frames_run_several_calls_and_join_in_order() -> None:
+    """40 intervals (given in shuffled order) -> 3 calls of <= 16, same seed per call, frames
+    put back where they were asked for. A stand-in sampler with the real call signature paints
+    each frame with its interval's centre."""
+    from blur4d.generate._cogvideox import SampleResult
+    from blur4d.generate.blur2vid import Blur2VidGenerator
+
+    seen = []
+
+    class Painter:
+        def __call__(self, image, rows, *, steps, guidance, num_frames, noise, on_step=None):  # noqa: ANN001, ANN204
+            seen.append((len(rows), noise.generator.initial_seed(), image.shape))
+            assert len(rows) <= num_frames - 1 and np.all(np.diff(rows[:, 0]) > 0)  # time order
+            frames = np.zeros((num_frames, 32, 48, 3), np.float32)
+            frames[: len(rows)] = ((rows.mean(1) + 1.0) / 2.0)[:, None, None, None]
+            for i in range(steps + 1):
+                on_step(i, steps)
+            return SampleResult(frames=frames, latents=torch.zeros(1), timings={"denoise": 0.0})
+
+    gen = Blur2VidGenerator(steps=3, height=32, width=48, output_size="model")
+    gen._sampler = Painter()
+    perm = np.random.default_rng(0).permutation(40)
+    ivs = Intervals(Intervals.past_present_future(40).bounds[perm])
+    out = gen(np.full((20, 30, 3), 128, np.uint8), ivs, samples=2, seed=7)
+    assert [s[0] for s in seen] == [14, 13, 13] * 2 and [s[1] for s in seen] == [7] * 3 + [8] * 3
+    want = (((ivs.centers + 1.0) / 2.0) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(out.video.frames[:, 0, 0, 0], want)
+    assert out.video.intervals == ivs and out.choices[0]["calls"] == 3
+    assert Blur2VidGenerator().output_hw(20, 30) == (20, 30)
