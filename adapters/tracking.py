@@ -3,17 +3,24 @@
 :class:`BuiltinTracker` tracks query points forward and backward from their query frame with
 OpenCV's pyramidal Lucas-Kanade:
 
-1. a *chained* step from the previous frame gives an initial guess (it copes with large motion);
-2. the guess is *refined against the query frame's patch* (a template that never drifts);
-3. a *forward-backward check* (the refined point tracked back into the query frame must land on
-   the query) plus the patch residual decide visibility and give a confidence;
+1. a *frame-to-frame* step from the previous frame gives a guess (it copes with large motion);
+   it must survive a forward-backward check started from scratch (no initial flow), so a point
+   that slid along an edge is rejected;
+2. the guess is *refined against the query frame's patch* (a template that never drifts) with a
+   small window and few pyramid levels, then tracked back into the query frame: it must land on
+   the query (forward-backward error) with a low patch residual; a 5-pixel window is tried where
+   the 11-pixel one fails (near an occlusion boundary the small patch stays on its surface);
+3. where the template no longer matches but the frame-to-frame step was consistent, the point
+   stays visible at half the confidence (``chain_check``);
 4. points that fail are occluded: their position follows the median motion of nearby visible
    points that moved like them before they were lost, and every later frame tries to re-acquire
    them against the template, so a track keeps its identity through occlusions.
 
-Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
-returned in the input's pixels (pixel centres at integer coordinates). ``dis`` swaps the
-chained guess for dense DIS optical flow.
+``visible`` therefore means "found and verified"; points on textureless surfaces cannot be
+verified and are reported not visible, with a low confidence. Frames whose long side exceeds
+``max_side`` are tracked at a reduced size; positions are returned in the input's pixels (pixel
+centres at integer coordinates). ``method="dis"`` takes the frame-to-frame guess from dense DIS
+optical flow instead.
 
 :func:`write_overlay` draws colour-coded tracks with fading tails into an mp4;
 :func:`write_summary` draws every trajectory over the query frame into a PNG.
@@ -175,7 +182,7 @@ class TrackerConfig:
     """Only put grid points where this (H, W) image/array is non-zero."""
     method: str = "lk"
     """Initial guess from the previous frame: 'lk' (chained Lucas-Kanade) or 'dis' (dense DIS flow)."""
-    win_size: int = 21
+    win_size: int = 15
     """Lucas-Kanade window of the frame-to-frame step (pixels, odd)."""
     refine_win: int = 11
     """Lucas-Kanade window of the refinement and check against the query frame (pixels, odd;
