@@ -12,6 +12,7 @@ moves on its own; these points get a low confidence and say so in the provenance
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -176,28 +177,27 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     others = [t for t in range(T) if t != ref and reg[t]]
     ys, xs = np.mgrid[0:h, 0:w]
     uv_ref = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-    flows = []
-    total = len(others) + 2
-    for k, t in enumerate(others):
-        flows.append(_flow(dis, gray[ref], gray[t]))
-        progress("dense", k + 1, total)
-    # baseline of each view relative to the reference, to pick the occlusion-check view
-    centers = geo.invert(Tcw[reg])[:, :3, 3]
-    c_ref = geo.invert(Tcw[ref])[:3, 3]
-    base = {t: float(np.linalg.norm(geo.invert(Tcw[t])[:3, 3] - c_ref)) for t in others}
     info: dict[str, Any] = {"dense_size": [w, h], "ref": int(ref), "views": len(others)}
     if not others:
         empty = PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8))
         return empty, tuple(empty for _ in range(T)), np.full((T, H, W), np.nan, np.float32), info
-    far = max(others, key=lambda t: base[t])
-    back = _flow(dis, gray[far], gray[ref])
-    fwd = flows[others.index(far)].reshape(-1, 2)
-    tgt = uv_ref + fwd
-    back_at = _sample(back, tgt)
-    fb_err = np.linalg.norm(fwd + back_at, axis=1)
-    occluded = fb_err > options.fb_px
-    inside = np.stack([(uv_ref + f.reshape(-1, 2)) for f in flows])  # (V, N, 2)
-    valid = ((inside[..., 0] >= 0) & (inside[..., 0] <= w - 1) & (inside[..., 1] >= 0) & (inside[..., 1] <= h - 1))
+    c_ref = geo.invert(Tcw[ref])[:3, 3]
+    base = {t: float(np.linalg.norm(geo.invert(Tcw[t])[:3, 3] - c_ref)) for t in others}
+    # flow from the reference into every posed frame, and back, for a per-view occlusion check
+    total = len(others) + 2
+    inside = np.empty((len(others), len(uv_ref), 2))
+    valid = np.empty((len(others), len(uv_ref)), bool)
+    for k, t in enumerate(others):
+        fwd = _flow(dis, gray[ref], gray[t]).reshape(-1, 2)
+        bwd = _flow(dis, gray[t], gray[ref])
+        tgt = uv_ref + fwd
+        fb_err = np.linalg.norm(fwd + _sample(bwd, tgt), axis=1)
+        inside[k] = tgt
+        valid[k] = ((tgt[:, 0] >= 0) & (tgt[:, 0] <= w - 1) & (tgt[:, 1] >= 0) & (tgt[:, 1] <= h - 1)
+                    & (fb_err <= options.fb_px))
+        progress("dense", k + 1, total)
+    # a pixel is occluded (unknown) when fewer than two views see it consistently
+    occluded = valid.sum(0) < min(2, len(others))
     z, rms, n_used, sens = geo.triangulate_along_rays(K[ref], Tcw[ref], uv_ref, K[others], Tcw[others], inside, valid)
     progress("dense", len(others) + 1, total)
     zc = np.where(np.isfinite(z) & (z > 0), z, 1.0)
@@ -205,7 +205,18 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     rel_unc = sigma_px / np.maximum(sens, 1e-12) / zc
     conf = 1.0 / (1.0 + (rel_unc / 0.01) ** 2)
     finite = np.isfinite(z) & (z > 0)
-    moving = finite & (rms > options.dynamic_px) & ~occluded
+    # independent motion: the median over views of the residual after the best depth (the flow
+    # component off the epipolar lines). The median ignores views where the pixel is occluded;
+    # moving content is off its epipolar lines in most views.
+    Xw = geo.unproject(K[ref], Tcw[ref], uv_ref, zc)
+    per_view = np.full((len(others), len(uv_ref)), np.nan, np.float32)
+    for v, t in enumerate(others):
+        pv, _ = geo.project(K[t], Tcw[t], Xw)
+        per_view[v] = np.where(valid[v], np.linalg.norm(pv - inside[v], axis=1), np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med_res = np.nanmedian(per_view, axis=0) if len(others) > 1 else per_view[0]
+    moving = finite & ~occluded & (np.nan_to_num(med_res) > options.dynamic_px)
     # remove speckle: moving regions must be connected areas
     mask_m = moving.reshape(h, w)
     mask_m = cv2.morphologyEx(mask_m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
@@ -256,7 +267,6 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
         "dynamic_depth": "moving content is placed at the median depth of its static surroundings "
                          "(not observable from a single moving camera)",
     })
-    del centers
     prov = Provenance.capture("dense-flow", options, packages=("opencv-python",))
     cloud = PointCloud(cloud.xyz, cloud.rgb, frame=cloud.frame, confidence=cloud.confidence, provenance=prov)
     return cloud, tuple(dynamic), depth, info

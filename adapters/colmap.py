@@ -232,12 +232,14 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
             cn, wn = robust_cost(rn)
             if cn < cost:
                 rel = (cost - cn) / max(cost, 1e-12)
+                if cost - cn < 1e-6 * M:  # negligible in px^2 per observation
+                    rel = 0.0
                 R, t, X, f, r, Xc, cost, w = Rn, tn, Xn, fn, rn, Xcn, cn, wn
                 lam = max(lam / 5, 1e-9)
                 improved = True
                 break
             lam *= 10
-        if not improved or rel < 1e-7:
+        if not improved or rel < 1e-6:
             break
     sigma = float("nan")
     if nf:
@@ -382,18 +384,39 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
                          False, reason, motion, ref, info)
     # 3. two-view initialisation on the widest pair ----------------------------------------
     cam = pycolmap.Camera(model="PINHOLE", width=W, height=H, params=[f0, f0, cx, cy])
-    ropt = pycolmap.RANSACOptions()
-    ropt.max_error = float(ransac_px)
-    ropt.random_seed = int(seed)
-    ropt.num_threads = 1
     common = np.flatnonzero(seen[i0] & seen[j0])
-    rel = pycolmap.estimate_relative_pose(cam, obs[i0, common], cam, obs[j0, common], ropt)
+
+    def relative_pose(th: float) -> Any:
+        ropt = pycolmap.RANSACOptions()
+        ropt.max_error = float(th)
+        ropt.random_seed = int(seed)
+        ropt.num_threads = 1
+        return pycolmap.estimate_relative_pose(cam, obs[i0, common], cam, obs[j0, common], ropt)
+
+    rel = relative_pose(ransac_px)
     n_in = int(rel["num_inliers"]) if rel else 0
     info["init_inliers"] = n_in
     info["init_correspondences"] = int(len(common))
     if rel is None or n_in < min_inliers:
         return fail(f"too few inliers: {n_in} of {len(common)} correspondences between frames {i0} and {j0} "
                     f"fit one camera motion (need {min_inliers})")
+    # noise-adaptive threshold: with a few pixels of parallax a loose threshold admits wrong models
+    # (a dominant background plane plus a moving object fits many), so re-estimate at ~4 sigma of
+    # the inlier residuals when the tracks are more precise than ransac_px
+    Tji = np.eye(4)
+    Tji[:3, :] = rel["cam2_from_cam1"].matrix()
+    F = geo.fundamental_from_poses(K, np.eye(4), K, Tji)
+    r = geo.sampson_distance(F, obs[i0, common], obs[j0, common])
+    sigma = 1.4826 * float(np.median(r[np.asarray(rel["inlier_mask"], bool)]))
+    th = float(np.clip(4.0 * sigma, 0.1, ransac_px))
+    info["noise_px"] = sigma
+    info["adaptive_threshold_px"] = th
+    if th < 0.8 * ransac_px:
+        rel2 = relative_pose(th)
+        if rel2 is not None and int(rel2["num_inliers"]) >= min_inliers:
+            rel = rel2
+            info["init_inliers"] = int(rel["num_inliers"])
+    ransac_px = max(th, 0.25) if th < ransac_px else ransac_px
     Tji = np.eye(4)
     Tji[:3, :] = rel["cam2_from_cam1"].matrix()
     poses = nanpose.copy()
@@ -431,51 +454,54 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
     rng = np.random.default_rng(seed)
     ba_info = []
     keep_obs = use & np.isfinite(err) & (err < 8 * ransac_px)
-    focal_free = False
-    focal_note = "fixed at the prior"
-    for rnd in range(2):
+    focal_note = "fixed at the prior (refine_focal='never')"
+    # rounds: fixed-focal BA, drop outliers, fixed-focal BA again, then (auto) test whether
+    # freeing the focal is supported by the clean inliers
+    n_rounds = 3 if refine_focal != "never" else 2
+    for rnd in range(n_rounds):
+        free_focal = rnd == 2
         tracks_ok = (keep_obs.sum(0) >= 2) & np.isfinite(X).all(1)
         cand = np.flatnonzero(tracks_ok)
         if len(cand) < min_inliers:
             return fail(f"too few inliers: only {len(cand)} tracks are consistent with the camera motion "
                         f"(need {min_inliers})", "translation")
-        sel = np.sort(rng.choice(cand, size=min(max_ba_points, len(cand)), replace=False))
+        if rnd < 2:
+            sel = np.sort(rng.choice(cand, size=min(max_ba_points, len(cand)), replace=False))
         regi = np.flatnonzero(reg)
         cmap = {t: k for k, t in enumerate(regi)}
         o_t, o_p = np.nonzero(keep_obs[:, sel])  # frames, local point index
         cam_idx = np.array([cmap[t] for t in o_t], np.int64)
         uv = obs[o_t, sel[o_p]]
-        poses_r, Xs, _, res = _bundle_adjust(poses[regi], X[sel], cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
-                                             cmap[i0], refine_focal=False, loss_px=ransac_px,
-                                             max_iter=ba_iterations)
-        if rnd == 0:
-            focal_note = "fixed at the prior"
-        if refine_focal == "always" or (refine_focal == "auto" and (rnd == 0 or focal_free)):
-            poses_f, Xf, f_new, res_f = _bundle_adjust(poses_r, Xs, cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
-                                                      cmap[i0], refine_focal=True, loss_px=ransac_px,
-                                                      max_iter=ba_iterations)
-            sigma = res_f.focal_sigma
-            gain = (res.cost - res_f.cost) / max(res.cost, 1e-12)
-            observable = (sigma < focal_observable * f_new and gain > 0.05 and 0.67 * f0 < f_new < 1.5 * f0)
+        poses_r, Xs, f_new, res = _bundle_adjust(poses[regi], X[sel], cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
+                                                 cmap[i0], refine_focal=free_focal, loss_px=ransac_px,
+                                                 max_iter=ba_iterations)
+        if free_focal:
+            # the same observations with the focal fixed, for a fair cost comparison
+            _, _, _, res_fixed = _bundle_adjust(poses[regi], X[sel], cam_idx, o_p.astype(np.int64), uv, f, cx, cy,
+                                                cmap[i0], refine_focal=False, loss_px=ransac_px, max_iter=3)
+            sigma = res.focal_sigma
+            gain = (res_fixed.cost - res.cost) / max(res_fixed.cost, 1e-12)
+            observable = sigma < focal_observable * f_new and gain > 0.05 and 0.67 * f0 < f_new < 1.5 * f0
             if refine_focal == "always" or observable:
-                poses_r, Xs, f, res = poses_f, Xf, f_new, res_f
-                focal_free = True
                 focal_note = f"refined: {f_new:.1f} px (sigma {sigma:.1f} px, robust cost -{gain:.0%})"
-            elif rnd == 0:
+            else:
                 focal_note = (f"fixed at the prior: not observable (free focal {f_new:.1f} px, sigma {sigma:.1f} px, "
                               f"robust cost -{gain:.1%}; needs sigma < {focal_observable:.0%} and a cost gain > 5%)")
+                ba_info.append({"round": rnd, "focal": focal_note, "cost": float(res.cost)})
+                break
+            f = f_new
         poses[regi] = poses_r
         K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
         X = _triangulate_tracks(np.where(use[..., None], obs, np.nan), K, poses, reg)
         X[sel] = Xs
         err = _reproj(obs, K, poses, X, reg)
         med = float(np.nanmedian(err[use])) if np.isfinite(err[use]).any() else float("nan")
-        ba_info.append({"round": rnd, "points": int(len(sel)), "observations": int(len(uv)),
-                        "cost": float(res.cost), "iterations": int(res.iterations), "median_reproj_px": med, "focal": focal_note})
+        ba_info.append({"round": rnd, "points": int(len(sel)), "observations": int(len(uv)), "free_focal": free_focal,
+                        "cost": float(res.cost), "iterations": int(res.iterations), "median_reproj_px": med})
         keep_obs = use & np.isfinite(err) & (err < max(3 * ransac_px, 4 * med))
     info["bundle_adjustment"] = ba_info
     info["focal_px"] = f
-    info["focal_note"] = ba_info[-1]["focal"]
+    info["focal_note"] = focal_note
     # 6. independent motion and static inliers --------------------------------------------
     n_obs = (use & np.isfinite(err)).sum(0)
     rms = np.sqrt((np.where(use & np.isfinite(err), err, 0.0) ** 2).sum(0) / np.maximum(n_obs, 1))

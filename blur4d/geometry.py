@@ -17,7 +17,7 @@ __all__ = [
     "invert", "pose_matrix", "quat_wxyz_from_matrix", "matrix_from_quat_wxyz", "rotation_angle_deg",
     "project", "unproject", "umeyama", "Sim3", "ate", "heading_error_deg", "rotation_errors_deg",
     "triangulate_midpoint", "triangulate_along_rays", "sampson_distance", "fundamental_from_poses",
-    "opencv_to_opengl", "skew", "rodrigues", "so3_log",
+    "opencv_to_opengl", "skew", "rodrigues", "so3_log", "align_poses",
 ]
 
 
@@ -343,3 +343,21 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     pd_safe = np.where(np.abs(proj_depth) < 1e-12, 1e-12, proj_depth)
     sens = np.sqrt(np.where(used, (a_all ** 2).sum(-1) / pd_safe ** 2, 0.0).sum(0))
     return z, rms, n_used, sens
+
+
+def align_poses(est_cam_from_world: np.ndarray, gt_cam_from_world: np.ndarray) -> Sim3:
+    """Similarity taking the estimated world onto the ground-truth world using whole cameras:
+    the rotation from the camera orientations (chordal mean), then scale and translation from
+    the centres. Unlike Umeyama on centres alone this is defined for a straight camera path."""
+    e = np.asarray(est_cam_from_world, np.float64)
+    g = np.asarray(gt_cam_from_world, np.float64)
+    ok = np.isfinite(e).all((1, 2)) & np.isfinite(g).all((1, 2))
+    we, wg = invert(e[ok]), invert(g[ok])
+    M = np.einsum("nij,nkj->ik", wg[:, :3, :3], we[:, :3, :3])
+    U, _, Vt = np.linalg.svd(M)
+    R = U @ np.diag([1, 1, np.linalg.det(U @ Vt)]) @ Vt
+    ce, cg = we[:, :3, 3], wg[:, :3, 3]
+    de, dg = ce - ce.mean(0), cg - cg.mean(0)
+    den = float((de ** 2).sum())
+    s = float(np.einsum("ni,ni->", dg, de @ R.T) / den) if den > 0 else 1.0
+    return Sim3(s, R, cg.mean(0) - s * R @ ce.mean(0))
