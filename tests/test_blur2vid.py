@@ -548,3 +548,23 @@ def test_many_frames_run_several_calls_and_join_in_order() -> None:
     np.testing.assert_array_equal(out.video.frames[:, 0, 0, 0], want)
     assert out.video.intervals == ivs and out.choices[0]["calls"] == 3
     assert Blur2VidGenerator().output_hw(20, 30) == (20, 30)
+
+
+def test_full_size_layout_matches_the_released_checkpoint() -> None:
+    """CogVideoX-2b config (built on the meta device, no memory): 739 state-dict keys = diffusers'
+    736 + the 3 blur tensors, 1 694 158 272 parameters, as the spec's must-hold facts say."""
+    from diffusers import CogVideoXTransformer3DModel
+
+    from blur4d.generate._cogvideox import BLUR_KEYS, Blur2VidTransformer
+
+    cfg = dict(num_attention_heads=30, attention_head_dim=64, num_layers=30, text_embed_dim=4096,
+               max_text_seq_length=226, time_embed_dim=512, sample_height=60, sample_width=90, sample_frames=49)
+    with torch.device("meta"):
+        ours = Blur2VidTransformer(**cfg)
+        stock = CogVideoXTransformer3DModel(**cfg)
+    sd, ref = ours.state_dict(), stock.state_dict()
+    assert len(sd) == 739 and len(ref) == 736 and set(sd) - set(ref) == set(BLUR_KEYS)
+    assert sum(p.numel() for p in ours.parameters()) == 1_694_158_272
+    assert tuple(sd["patch_embed.blur_proj.weight"].shape) == (1920, 192)
+    assert tuple(sd["patch_embed.blur_condition"].shape) == (2, 1920)
+    assert all(sd[k].shape == ref[k].shape for k in ref)
