@@ -1,0 +1,126 @@
+"""``blur4d reconstruct`` end to end: the output layout, atomic writes, overwrite/reuse, graceful
+degradation when a stage is unavailable, reading the scene back, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pycolmap")
+
+from blur4d import pipeline  # noqa: E402
+from blur4d.errors import BackendError, InputError, OutputExistsError  # noqa: E402
+from blur4d.synthetic import CameraPath, Scene, example_scene  # noqa: E402
+from blur4d.types import Intervals, Video  # noqa: E402
+
+STATUSES = {"done", "reused", "skipped", "unavailable", "failed", "empty", "input video"}
+
+
+@pytest.fixture(scope="module")
+def video() -> Video:
+    base = example_scene(192, 144)
+    scene = Scene(base.layers, base.K, base.size, CameraPath.linear(velocity=(0.3, 0.0, 0.05)))
+    s = np.linspace(-0.5, 0.5, 6)
+    iv = Intervals(np.stack([s, s], 1))
+    return Video(scene.video(iv), iv, fps=12.0)
+
+
+@pytest.fixture(scope="module")
+def written(video, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rec") / "scene.ply"
+    scene = pipeline.reconstruct(video, out=out, skip=("faces",), seed=0)
+    return out, scene
+
+
+def test_layout(written, video):
+    out, scene = written
+    folder = out.with_suffix("")
+    assert out.is_file() and folder.is_dir()
+    for name in ("frames", "video.mp4", "intervals.json", "cameras.json", "trajectory.tum", "colmap/cameras.txt",
+                 "colmap/images.txt", "colmap/points3D.txt", "transforms.json", "depth/depth.npz",
+                 "depth/index.json", "points/index.json", "points/frame_000.ply", "run.json"):
+        assert (folder / name).exists(), name
+    run = json.loads((folder / "run.json").read_text())
+    assert set(run["stages"]) >= {"generate", "track", "cameras", "dense", "check", "faces", "report"}
+    assert all(r["status"] in STATUSES for r in run["stages"].values())
+    assert run["stages"]["cameras"]["status"] == "done" and run["stages"]["faces"]["status"] == "skipped"
+    assert run["timings"]["total"] > 0 and run["cameras"]["ok"]
+    # the other stages land in parallel: when they are there, so are their files
+    for stage, name in (("track", "tracks.npz"), ("check", "consistency.json"), ("report", "report.html")):
+        assert (run["stages"][stage]["status"] == "done") == (folder / name).is_file(), stage
+    assert not list(out.parent.glob(".scene*")), "temporary folders left behind"
+    assert scene.cameras.ok and scene.points is not None and len(scene.dynamic_points) == video.num_frames
+    assert scene.path == folder
+
+
+def test_load_scene_round_trip(written):
+    out, scene = written
+    back = pipeline.load_scene(out)
+    assert np.allclose(back.cameras.cam_from_world, scene.cameras.cam_from_world)
+    assert len(back.points) == len(scene.points)
+    assert [len(p) for p in back.dynamic_points] == [len(p) for p in scene.dynamic_points]
+    assert np.array_equal(back.depth, scene.depth, equal_nan=True)
+    assert back.video.num_frames == scene.video.num_frames
+    assert back.provenance.extra["stages"]["cameras"]["status"] == "done"
+    lines = pipeline.summary_lines(back)
+    assert any(line.startswith("cameras: 6/6 posed") for line in lines)
+    assert pipeline.load_scene(out.with_suffix("")).cameras is not None
+
+
+def test_refuses_to_overwrite_then_reuses(written, video):
+    out, scene = written
+    with pytest.raises(OutputExistsError):
+        pipeline.reconstruct(video, out=out)
+    again = pipeline.reconstruct(video, out=out, reuse=True, skip=("faces", "report"))
+    run = json.loads((out.with_suffix("") / "run.json").read_text())
+    assert run["stages"]["cameras"]["status"] == "reused" and run["stages"]["generate"]["status"] == "reused"
+    assert np.allclose(again.cameras.cam_from_world, scene.cameras.cam_from_world)
+    assert len(again.points) == len(scene.points)
+
+
+def test_unavailable_stage_is_recorded_not_fatal(video, tmp_path, monkeypatch):
+    from blur4d import api
+
+    real = api.make_backend
+
+    def fake(stage, backend, options=None):
+        if stage in ("faces", "check"):
+            raise BackendError(f"{stage} backend 'x' is not available in this version of blur4d")
+        return real(stage, backend, options)
+
+    monkeypatch.setattr(api, "make_backend", fake)
+    out = tmp_path / "s.ply"
+    pipeline.reconstruct(video, out=out, skip=("dense", "report"))
+    run = json.loads((tmp_path / "s" / "run.json").read_text())
+    assert run["stages"]["faces"]["status"] == "unavailable" and "not available" in run["stages"]["faces"]["note"]
+    assert run["stages"]["check"]["status"] == "unavailable"
+    assert run["stages"]["dense"]["status"] == "skipped"
+    assert not (tmp_path / "s" / "depth").exists() and (tmp_path / "s" / "cameras.json").is_file()
+    # overwrite replaces the folder atomically
+    pipeline.reconstruct(video, out=out, skip=("dense", "report", "track"), overwrite=True)
+    run = json.loads((tmp_path / "s" / "run.json").read_text())
+    assert run["stages"]["track"]["status"] == "skipped" and not (tmp_path / "s" / "tracks.npz").exists()
+
+
+def test_bad_arguments(video, tmp_path):
+    with pytest.raises(InputError, match="--skip"):
+        pipeline.reconstruct(video, out=tmp_path / "a.ply", skip=("nope",))
+    with pytest.raises(InputError, match=".ply"):
+        pipeline.reconstruct(video, out=tmp_path / "a.obj")
+    with pytest.raises(InputError, match="no such file"):
+        pipeline.reconstruct(tmp_path / "missing.jpg", out=tmp_path / "b.ply")
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_one_line_error_and_run_on_a_frame_folder(video, tmp_path, capsys):
+    from blur4d.cli.main import main
+
+    assert main(["reconstruct", str(tmp_path / "missing.jpg"), "--out", str(tmp_path / "x.ply")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.jpg" in err[0]
+    video.save(tmp_path / "clip")
+    rc = main(["-q", "reconstruct", str(tmp_path / "clip"), "--out", str(tmp_path / "y.ply"),
+               "--skip", "faces", "--skip", "report", "--skip", "check"])
+    assert rc == 0 and (tmp_path / "y" / "cameras.json").is_file()
