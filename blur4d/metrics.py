@@ -174,8 +174,8 @@ def dis_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def raft_flow_fn(weights: str | os.PathLike) -> Any:
     """A flow function backed by torchvision's RAFT-large with a LOCAL state dict."""
     try:
+        from torchvision.models.optical_flow import raft_large  # type: ignore  (imports torch)
         import torch
-        from torchvision.models.optical_flow import raft_large  # type: ignore
     except ImportError as err:
         raise MissingDependencyError(f"RAFT flow needs torchvision ({err}); install with: pip install torchvision, "
                                      "or leave out --raft-weights to use OpenCV DIS flow") from err

@@ -106,7 +106,8 @@ class TileStats:
         return np.where(ok, raw, 0.0)
 
 
-def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 4.0) -> TileStats:
+def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, min_lag: float = 4.0,
+               lag_smooth: float = 0.0) -> TileStats:
     """Derivative autocorrelations per overlapping tile of a float gray image (linear light)."""
     import cv2
 
@@ -147,8 +148,18 @@ def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, m
         cross = cross + axy + np.roll(axy[..., ::-1, ::-1], 1, axis=(-2, -1))  # axy(r) + axy(-r)
     ww = np.fft.irfft2(np.abs(np.fft.rfft2(win, s=(N, N))) ** 2, s=(N, N))
     ww = np.maximum(ww / ww[0, 0], 0.2)
-    st = TileStats(axx=(axx / ww).astype(np.float32), ayy=(ayy / ww).astype(np.float32),
-                   cross=(cross / ww).astype(np.float32), centers_x=xs + (tile - 1) / 2.0,
+    maps = [m / ww for m in (axx, ayy, cross)]
+    if lag_smooth > 0:
+        # real kernels are not exact boxes along exact directions: pool the evidence over a
+        # small neighbourhood of lags (the lag-0 energies stay exact for the normalisation)
+        from scipy.ndimage import gaussian_filter
+
+        for m in maps:
+            zero = m[..., 0, 0].copy()
+            m[...] = gaussian_filter(m, sigma=(0, 0, lag_smooth, lag_smooth), mode="wrap")
+            m[..., 0, 0] = zero
+    st = TileStats(axx=maps[0].astype(np.float32), ayy=maps[1].astype(np.float32),
+                   cross=maps[2].astype(np.float32), centers_x=xs + (tile - 1) / 2.0,
                    centers_y=ys + (tile - 1) / 2.0, texture=texture.astype(np.float64),
                    max_lag=0.4 * tile, min_lag=float(min_lag))
     lags = np.arange(0.0, st.max_lag + 1.0, 0.5)
@@ -303,8 +314,8 @@ class BlurField:
         return self.labels[iy][:, ix].astype(np.int32)
 
 
-def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.07, local_min: float = 0.4,
-                   local_margin: float = 0.2) -> BlurField:
+def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05, local_min: float = 0.4,
+                   local_margin: float = 0.2, lag_smooth: float = 1.0) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
     1. tile statistics; 2. the affine camera field maximising the summed evidence (kept if its
@@ -317,7 +328,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.07
     from scipy.optimize import minimize
 
     H, W = gray.shape
-    st = tile_stats(gray, tile=tile)
+    st = tile_stats(gray, tile=tile, lag_smooth=lag_smooth)
     params, gscore = fit_global(st, (W, H))
     if gscore < min_global:
         params = np.zeros(6)

@@ -64,7 +64,7 @@ class ClassicalGenerator:
     is 0.4 * tile there."""
     iterations: int = 20
     """Richardson-Lucy iterations of the deconvolution (0 = carry the blurry photo itself)."""
-    min_evidence: float = 0.07
+    min_evidence: float = 0.05
     """Mean tile evidence below which the camera is taken as static."""
     output_size: tuple[int, int] | None = None
     """(W, H) of the output frames; default: the input photo's size."""
