@@ -16,9 +16,19 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--cameras", default=None, help="camera backend (default colmap)")
     p.add_argument("--skip", action="append", default=[], metavar="STAGE",
                    help="skip a stage: track, cameras, dense, check, faces, report (repeatable)")
+    p.epilog = ("writes OUT (static points, binary PLY) and a sibling folder of the same stem with frames/, "
+                "video.mp4, tracks.npz, cameras.json, trajectory.tum (TUM/evo), colmap/ (text model), "
+                "transforms.json (nerfstudio), depth/, points/ (moving points per frame), consistency.json, "
+                "faces.json, report.html and run.json")
     p.add_argument("--reuse", action="store_true",
                    help="reuse finished stages found in an existing scene folder instead of recomputing them")
-    p.add_argument("--megasam", default=None, help="path of a MegaSaM installation (cameras backend megasam)")
+    p.add_argument("--megasam", default=None,
+                   help="path of a MegaSaM installation (cameras backend megasam; or set BLUR4D_MEGASAM)")
+    p.add_argument("--fov", type=float, default=None, metavar="DEG",
+                   help="horizontal field-of-view prior in degrees when the photo has no EXIF focal length "
+                        "(colmap cameras; default 60)")
+    p.add_argument("--focal-px", type=float, default=None, metavar="PX",
+                   help="known focal length in pixels of the frames (colmap cameras)")
     add_generate_options(p)
     p.set_defaults(run=run)
 
@@ -29,11 +39,20 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.reuse:
         check_out(args.out, args)
+    camera_options = {}
+    if args.fov is not None:
+        camera_options["fov_deg"] = args.fov
+    if args.focal_px is not None:
+        camera_options["focal_px"] = args.focal_px
+    if camera_options and (args.cameras or "colmap") != "colmap":
+        from ..errors import InputError
+
+        raise InputError("--fov/--focal-px: only for the colmap cameras backend; drop them or use --cameras colmap")
     with progress(args) as prog:
         scene = api.reconstruct(args.input, out=args.out, generate_options=generate_options(args),
                                 tracker=args.tracker, cameras=args.cameras, skip=tuple(args.skip), reuse=args.reuse,
                                 overwrite=args.overwrite, seed=args.seed, max_pixels=args.max_pixels,
-                                megasam=args.megasam, progress=prog)
+                                megasam=args.megasam, camera_options=camera_options or None, progress=prog)
     if not args.quiet:
         from ..pipeline import summary_lines
 
