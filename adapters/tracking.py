@@ -202,6 +202,9 @@ class TrackerConfig:
     """Where the query-frame patch no longer matches (it held part of an occluder, or the
     appearance changed), still call a point visible if the frame-to-frame step is
     forward-backward consistent (at half the confidence)."""
+    match_carried: bool = True
+    """Also call an occluded point visible again where the patch at its carried position matches
+    its small query patch (re-acquisition when the large query patch held part of the occluder)."""
     reacquire: bool = True
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
@@ -408,6 +411,25 @@ class BuiltinTracker:
         conf = np.where(ok & ok_b & inside, conf, 0.0)
         return pos, passed, conf
 
+    @staticmethod
+    def _patch_residual(pyr: _Frames, q: int, t: int, ref: np.ndarray, pos: np.ndarray, win: int) -> np.ndarray:
+        """Mean absolute grey difference between win x win patches at ``ref`` in frame q and at
+        ``pos`` in frame t (bilinear; outside the frame counts as a mismatch)."""
+        import cv2
+
+        if len(ref) == 0:
+            return np.zeros(0)
+        r = (win - 1) / 2
+        o = np.stack(np.meshgrid(np.linspace(-r, r, win), np.linspace(-r, r, win)), -1).reshape(1, -1, 2)
+
+        def sample(img: np.ndarray, c: np.ndarray) -> np.ndarray:
+            p = (c[:, None, :] + o).astype(np.float32)
+            return cv2.remap(img.astype(np.float32), p[..., 0], p[..., 1], cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=-1e4)
+
+        a, b = sample(pyr.grey(q), ref), sample(pyr.grey(t), pos)
+        return np.abs(a - b).mean(axis=1)
+
     def _carry(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, prev: int, lost: np.ndarray,
                last_seen: np.ndarray) -> np.ndarray:
         """Positions at frame t of the ``lost`` points, moved like nearby visible points that
@@ -418,7 +440,7 @@ class BuiltinTracker:
         out = xy[prev, lost].copy()
         if len(support) == 0 or len(lost) == 0:
             return out
-        k = min(len(support), 4 * int(self.config.neighbours))
+        k = min(len(support), 12 * int(self.config.neighbours))
         tree = cKDTree(xy[q, support])
         _, nb = tree.query(xy[q, lost], k=k)
         nb = support[np.asarray(nb).reshape(len(lost), k)]
@@ -492,6 +514,14 @@ class BuiltinTracker:
                         xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
+                        if cfg.match_carried:
+                            # the query patch held part of an occluder, so LK cannot lock on; but
+                            # the carried position shows the query's own small patch again
+                            f = retry[~passed]
+                            res = self._patch_residual(pyr, q, t, ref[f], xy[t, f], int(cfg.small_win or 5))
+                            seen = res < cfg.residual_threshold / 2
+                            vis[t, f[seen]] = True
+                            conf[t, f[seen]] = 0.25 * np.exp(-np.log(2) * (res[seen] / cfg.residual_threshold) ** 2)
                 last_seen = np.where(vis[t], t, last_seen)
         return xy, vis, conf
 
@@ -580,18 +610,18 @@ def write_overlay(path: str | os.PathLike, video: Video, tracks: Tracks, *, over
     return write_mp4(path, render_overlay(video, tracks, tail=tail), video.fps, overwrite=overwrite)
 
 
-def summary_magnification(tracks: Tracks, target: float = 0.02, limit: int = 20) -> int:
-    """How much to magnify displacements so that the larger motions (95th percentile of visible
-    displacement from the query point) span about ``target`` of the image width: generated clips
-    often move by about a pixel, which is invisible at true scale. 1 when motion is already
-    large; at most ``limit``."""
+def summary_magnification(tracks: Tracks, target: float = 0.03, limit: int = 20) -> int:
+    """How much to magnify displacements so that the largest visible displacement from the
+    query point spans about ``target`` of the image width: generated clips often move by about a
+    pixel everywhere, which is invisible at true scale. 1 when anything already moves that far
+    (a video with a few fast movers stays at true scale); at most ``limit``."""
     W = (tracks.image_size or (1000, 0))[0]
     disp = np.linalg.norm(tracks.xy - tracks.xy[tracks.query_frame, np.arange(tracks.num_points)][None], axis=-1)
     disp = disp[tracks.visible]
-    p95 = float(np.percentile(disp, 95)) if disp.size else 0.0
-    if p95 <= 1e-3:
+    big = float(disp.max()) if disp.size else 0.0
+    if big <= 1e-3:
         return 1
-    return int(np.clip(np.floor(target * W / p95), 1, limit))
+    return int(np.clip(np.floor(target * W / big), 1, limit))
 
 
 def render_summary(video: Video, tracks: Tracks, *, magnify: float | None = None, max_points: int = 4000

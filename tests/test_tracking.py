@@ -246,6 +246,41 @@ def test_overlay_summary_and_save(case, tmp_path):
         render_summary(case["video"].select(range(4)), tracks)
 
 
+def test_summary_magnifies_small_motion_only():
+    from blur4d.adapters.tracking import summary_magnification
+
+    T, N = 5, 4
+    q = np.array([[10.0, 10.0], [50.0, 10.0], [10.0, 50.0], [50.0, 50.0]])
+    small = q[None] + np.arange(T)[:, None, None] * np.array([0.5, 0.0])  # 2 px in all: x9 (0.03 * 640 / 2)
+    mk = lambda xy: Tracks(xy=xy.astype(np.float32), visible=np.ones((T, N), bool),  # noqa: E731
+                           query_frame=np.zeros(N, np.int32), query_xy=q.astype(np.float32), image_size=(640, 480))
+    assert summary_magnification(mk(small)) == 9
+    big = small.copy()
+    big[:, 0] += np.arange(T)[:, None] * 20.0  # one fast mover: true scale
+    assert summary_magnification(mk(big)) == 1
+    assert summary_magnification(mk(np.repeat(q[None], T, 0))) == 1
+
+
+def test_tracks_keep_identity_through_occlusion(case):
+    """Points that the moving panel covers and then uncovers are found again at the right place
+    (re-acquired against the query patch), not swapped for another point."""
+    tracks, _ = _track_gt_queries(case, "first")
+    idx, qf = sample_queries(case["gt_vis"], "first")
+    gv = case["gt_vis"][:, idx]
+    T = gv.shape[0]
+    reappear = []
+    for n in range(gv.shape[1]):
+        after = np.arange(T) > qf[n]
+        hidden = np.flatnonzero(~gv[:, n] & after)
+        if len(hidden) and hidden[-1] < T - 1 and gv[hidden[0] - 1, n]:
+            reappear += [(t, n) for t in range(hidden[-1] + 1, T) if gv[t, n]]
+    assert len(reappear) > 20
+    t, n = np.array(reappear).T
+    err = np.linalg.norm(tracks.xy[t, n] - case["gt_xy"][t, idx[n]], axis=-1)
+    found = tracks.visible[t, n] & (err < 2.0)
+    assert found.mean() > 0.5, found.mean()
+
+
 def test_cli_track_video(case, tmp_path):
     from blur4d.cli.main import main
 
