@@ -302,6 +302,8 @@ def test_cli_track_video(case, tmp_path):
     assert main(["-q", "track", str(src), "--out", str(tmp_path / "x.npz"), "--query-frame", "99"]) == 1
     assert main(["-q", "track", str(src), "--out", str(out)]) == 1
     assert main(["-q", "track", str(src), "--out", str(tmp_path / "y.npz"), "--clip", "3:4"]) == 1
+    assert main(["-q", "track", str(src), "--out", str(tmp_path / "z.npz"), "--checkpoint", "w.pth"]) == 1
+    assert main(["-q", "track", str(src), "--out", str(tmp_path / "z.npz"), "--backend", "cotracker"]) == 1
 
 
 def test_real_video_tracks(shared_data, tmp_path):

@@ -38,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     opts = {k: v for k, v in {"grid_size": args.grid, "queries": args.queries, "query_frame": args.query_frame,
                               "mask": args.mask, "checkpoint": args.checkpoint, "mode": args.mode}.items()
             if v is not None}
+    if (args.backend or "builtin") == "builtin":
+        from ..errors import InputError
+
+        for flag, value in (("--checkpoint", args.checkpoint), ("--mode", args.mode)):
+            if value is not None:
+                raise InputError(f"{flag}: applies to --backend cotracker, not to the built-in tracker")
     clip = _parse_clip(args.clip) if args.clip else None
     if args.device != "auto" and (args.backend or "") == "cotracker":
         opts["device"] = args.device
