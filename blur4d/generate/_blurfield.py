@@ -314,8 +314,8 @@ class BlurField:
         return self.labels[iy][:, ix].astype(np.int32)
 
 
-def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05, local_min: float = 0.4,
-                   local_margin: float = 0.2, lag_smooth: float = 1.0) -> BlurField:
+def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05, local_min: float = 0.3,
+                   local_margin: float = 0.15, lag_smooth: float = 1.0) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
     1. tile statistics; 2. the affine camera field maximising the summed evidence (kept if its
