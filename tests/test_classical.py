@@ -41,7 +41,8 @@ def test_shapes_types_and_progress(case):
     assert res.provenance.backend == "classical" and "total" in res.provenance.timings
 
 
-def test_beats_repeated_photo_and_is_blur_consistent(case):
+def test_beats_repeated_photo_and_is_blur_consistent(translation):
+    case = translation
     res = _gen()(case.photo, case.intervals, samples=1, seed=0)
     pres = case.present
     pred = res.video.frames[pres]
