@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--blur", type=float, default=1.0, help="scale of every motion (1.0: up to ~6 %% of the width)")
     ap.add_argument("--iterations", type=int, default=None, help="override the deconvolution iterations")
+    ap.add_argument("--tv", type=float, default=None, help="override the total-variation weight")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args(argv)
     W, H = (int(v) for v in args.size.split("x"))
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, scene in benchmark_scenes(W, H, blur=args.blur).items():
         case = ground_truth_case(scene, name)
-        gen = ClassicalGenerator(**({} if args.iterations is None else {"iterations": args.iterations}))
+        opts = {k: v for k, v in (("iterations", args.iterations), ("tv", args.tv)) if v is not None}
+        gen = ClassicalGenerator(**opts)
         t = time.perf_counter()
         res = gen(case.photo, case.intervals, samples=1, seed=args.seed)
         dt = time.perf_counter() - t

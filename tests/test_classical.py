@@ -160,3 +160,9 @@ def test_registry_and_api(example_photo):
     res = api.generate(example_photo, frames=3, seed=0, max_side=160, estimate_side=160, tile=32, iterations=5)
     assert res.video.frames.shape == (3,) + example_photo.shape
     assert decode(res.video.frames).shape == (3,) + example_photo.shape
+
+
+def test_tv_regularised_deconvolution_runs(translation):
+    plain = _gen()(translation.photo, Intervals.present(2), seed=0).video.frames
+    tv = _gen(tv=0.02)(translation.photo, Intervals.present(2), seed=0).video.frames
+    assert tv.shape == plain.shape and not np.array_equal(tv, plain)

@@ -64,6 +64,8 @@ class ClassicalGenerator:
     is 0.4 * tile there."""
     iterations: int = 20
     """Richardson-Lucy iterations of the deconvolution (0 = carry the blurry photo itself)."""
+    tv: float = 0.0
+    """Weight of the total-variation prior in the deconvolution (0 = plain Richardson-Lucy)."""
     min_evidence: float = 0.05
     """Mean tile evidence below which the camera is taken as static."""
     output_size: tuple[int, int] | None = None
@@ -138,7 +140,7 @@ class ClassicalGenerator:
         t = time.perf_counter()
         warper = Warper(V)
         times = sample_times(-0.5, 0.5, warper.max_len, step=1.0, cap=48)
-        latent = richardson_lucy(lin_proc, warper, times, iters=self.iterations)
+        latent = richardson_lucy(lin_proc, warper, times, iters=self.iterations, tv=self.tv)
         reblur = warper.average(latent, times)
         lin_out = lin if (Wo, Ho) == (W0, H0) else cv2.resize(lin, (Wo, Ho), interpolation=cv2.INTER_AREA)
         residual = lin_out - _resize(reblur, Wo, Ho)
@@ -185,7 +187,7 @@ class ClassicalGenerator:
 
     def _config(self) -> dict[str, Any]:
         return {"max_side": self.max_side, "estimate_side": self.estimate_side, "tile": self.tile,
-                "iterations": self.iterations, "min_evidence": self.min_evidence,
+                "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
                 "fps": self.fps, "ambiguity_px": self.ambiguity_px}
 
