@@ -4,8 +4,8 @@
 OpenCV's pyramidal Lucas-Kanade:
 
 1. a *frame-to-frame* step from the previous frame gives a guess (it copes with large motion);
-   it must survive a forward-backward check started from scratch (no initial flow), so a point
-   that slid along an edge is rejected;
+   it must survive a forward-backward check started from scratch (no initial flow), so a guess
+   that jumped (say, along an edge) and does not track back to where it came from is rejected;
 2. the guess is *refined against the query frame's patch* (a template that never drifts) with a
    small window and few pyramid levels, then tracked back into the query frame: it must land on
    the query (forward-backward error) with a low patch residual; a 5-pixel window is tried where
@@ -16,11 +16,14 @@ OpenCV's pyramidal Lucas-Kanade:
    points that moved like them before they were lost, and every later frame tries to re-acquire
    them against the template, so a track keeps its identity through occlusions.
 
-``visible`` therefore means "found and verified"; points on textureless surfaces cannot be
-verified and are reported not visible, with a low confidence. Frames whose long side exceeds
-``max_side`` are tracked at a reduced size; positions are returned in the input's pixels (pixel
-centres at integer coordinates). ``method="dis"`` takes the frame-to-frame guess from dense DIS
-optical flow instead.
+``visible`` therefore means "found and verified"; an occluded point is re-acquired either by
+LK against its query patch or, where that patch held part of the occluder, when the small patch at
+its carried position matches again (``match_carried``, confidence <= 0.25). Points on
+textureless surfaces cannot be verified and are reported not visible, with a low confidence.
+
+Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
+returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
+frame-to-frame guess from dense DIS optical flow instead.
 
 :func:`write_overlay` draws colour-coded tracks with fading tails into an mp4;
 :func:`write_summary` draws every trajectory over the query frame into a PNG.
@@ -205,6 +208,9 @@ class TrackerConfig:
     match_carried: bool = True
     """Also call an occluded point visible again where the patch at its carried position matches
     its small query patch (re-acquisition when the large query patch held part of the occluder)."""
+    min_texture: float = 3.0
+    """Grey-level standard deviation a query patch needs for ``match_carried`` (flat patches
+    match anywhere)."""
     reacquire: bool = True
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
@@ -412,13 +418,15 @@ class BuiltinTracker:
         return pos, passed, conf
 
     @staticmethod
-    def _patch_residual(pyr: _Frames, q: int, t: int, ref: np.ndarray, pos: np.ndarray, win: int) -> np.ndarray:
+    def _patch_residual(pyr: _Frames, q: int, t: int, ref: np.ndarray, pos: np.ndarray, win: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """Mean absolute grey difference between win x win patches at ``ref`` in frame q and at
-        ``pos`` in frame t (bilinear; outside the frame counts as a mismatch)."""
+        ``pos`` in frame t (bilinear; outside the frame counts as a mismatch), and the standard
+        deviation of the query patch (its texture)."""
         import cv2
 
         if len(ref) == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0)
         r = (win - 1) / 2
         o = np.stack(np.meshgrid(np.linspace(-r, r, win), np.linspace(-r, r, win)), -1).reshape(1, -1, 2)
 
@@ -428,7 +436,7 @@ class BuiltinTracker:
                              borderMode=cv2.BORDER_CONSTANT, borderValue=-1e4)
 
         a, b = sample(pyr.grey(q), ref), sample(pyr.grey(t), pos)
-        return np.abs(a - b).mean(axis=1)
+        return np.abs(a - b).mean(axis=1), a.std(axis=1)
 
     def _carry(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, prev: int, lost: np.ndarray,
                last_seen: np.ndarray) -> np.ndarray:
@@ -518,8 +526,9 @@ class BuiltinTracker:
                             # the query patch held part of an occluder, so LK cannot lock on; but
                             # the carried position shows the query's own small patch again
                             f = retry[~passed]
-                            res = self._patch_residual(pyr, q, t, ref[f], xy[t, f], int(cfg.small_win or 5))
-                            seen = res < cfg.residual_threshold / 2
+                            res, contrast = self._patch_residual(pyr, q, t, ref[f], xy[t, f], int(cfg.small_win or 5))
+                            # a flat patch matches anywhere: it cannot confirm a carried position
+                            seen = (res < cfg.residual_threshold / 2) & (contrast >= cfg.min_texture)
                             vis[t, f[seen]] = True
                             conf[t, f[seen]] = 0.25 * np.exp(-np.log(2) * (res[seen] / cfg.residual_threshold) ** 2)
                 last_seen = np.where(vis[t], t, last_seen)
