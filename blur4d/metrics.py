@@ -105,14 +105,16 @@ def ssim_p(pred: np.ndarray, gt: np.ndarray, patch: int = 40, data_range: float 
         for t in range(F):
             gp = g[t, ys, xs]
             sf[j, t] = structural_similarity(p[t, ys, xs], gp, channel_axis=-1, data_range=data_range, win_size=win)
-            sr[j, t] = structural_similarity(p[F - 1 - t, ys, xs], gp, channel_axis=-1, data_range=data_range, win_size=win)
+            sr[j, t] = structural_similarity(p[F - 1 - t, ys, xs], gp, channel_axis=-1, data_range=data_range,
+                                             win_size=win)
     choose_f = sf.mean(1) >= sr.mean(1)
     sb = np.where(choose_f[:, None], sf, sr)
     return {"ssim_p": float(sb.mean()), "ssim_forward": float(sf.mean()), "ssim_reverse": float(sr.mean()),
             "ssim_patches": len(boxes)}
 
 
-def lpips_p(pred: np.ndarray, gt: np.ndarray, weights: str | os.PathLike, patch: int = 40, net: str = "alex") -> dict[str, float]:
+def lpips_p(pred: np.ndarray, gt: np.ndarray, weights: str | os.PathLike, patch: int = 40,
+            net: str = "alex") -> dict[str, float]:
     """Bidirectional LPIPS (lower is better) over ``patch``-sized patches of LPIPS's spatial map.
 
     Needs the ``lpips`` package and a LOCAL state dict of the whole LPIPS model (backbone and
@@ -292,7 +294,8 @@ def evaluate(pred: Any, gt: Any, *, blurry: Any = None, ssim_patch: int = 40, lp
 
         have = importlib.util.find_spec("lpips") is not None
         skipped["lpips_p"] = ("no --lpips-weights given (pass a local LPIPS state dict; nothing is downloaded)" if have
-                              else "the lpips package is not installed (pip install lpips) and no --lpips-weights given")
+                              else "the lpips package is not installed (pip install lpips) "
+                                   "and no --lpips-weights given")
     flow_fn = raft_flow_fn(raft_weights) if raft_weights else None
     if len(pv.frames) >= 2:
         metrics.update(epe(pv.frames, gv.frames, flow_fn))

@@ -201,7 +201,8 @@ def ground_truth_case(scene: Scene, name: str = "scene", *, present: int = 7, pa
     return GroundTruthCase(name, encode_uint8(photo_lin, response), frames, intervals, scene)
 
 
-def _panel_layers(width: int, height: int, back_depth: float, panels: Sequence[tuple[str, float, tuple]]) -> list[Layer]:
+def _panel_layers(width: int, height: int, back_depth: float,
+                  panels: Sequence[tuple[str, float, tuple]]) -> list[Layer]:
     from skimage import data
 
     size = (width, height)
@@ -284,7 +285,8 @@ def motion_field(scene: Scene, s0: float, s1: float) -> np.ndarray:
         else:
             xi = np.clip(np.rint(ref[0]).astype(int), 0, layer.alpha.shape[1] - 1)
             yi = np.clip(np.rint(ref[1]).astype(int), 0, layer.alpha.shape[0] - 1)
-            inside = (ref[0] >= 0) & (ref[0] <= layer.alpha.shape[1] - 1) & (ref[1] >= 0) & (ref[1] <= layer.alpha.shape[0] - 1)
+            h, w = layer.alpha.shape
+            inside = (ref[0] >= 0) & (ref[0] <= w - 1) & (ref[1] >= 0) & (ref[1] <= h - 1)
             vis = inside & (layer.alpha[yi, xi] > 0.5)
             flow[vis] = d[vis]
     return flow.reshape(H, W, 2).astype(np.float32)

@@ -32,7 +32,8 @@ def test_generate_mp4_and_folder(photo_path, tmp_path, capsys):
     assert side["backend"] == "classical" and side["seed"] == 0 and len(side["choices"]) == 1
     assert (tmp_path / "v_ambiguity.png").is_file()
     folder = tmp_path / "frames"
-    assert main(["generate", str(photo_path), "--out", str(folder), "--past-future", "--frames", "6", *SMALL, "-q"]) == 0
+    args = ["generate", str(photo_path), "--out", str(folder), "--past-future", "--frames", "6", *SMALL, "-q"]
+    assert main(args) == 0
     v = load_video(folder)
     assert v.num_frames == 6 and v.intervals.span == (-1.0, 1.0)
     # never overwrite silently

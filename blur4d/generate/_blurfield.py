@@ -18,26 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
-class TileField:
-    """Per-tile blur estimate on a grid of tile centres.
-
-    centers_x (nx,), centers_y (ny,): tile centres in pixels of the estimation image.
-    angle (ny, nx): axial direction in radians in [0, pi) (image axes: 0 = +x, pi/2 = +y).
-    length (ny, nx): blur extent over the exposure in pixels of the estimation image.
-    score (ny, nx): depth of the autocorrelation dip (0 = no evidence, ~0.5 = clean box blur).
-    texture (ny, nx): gradient energy of the tile (low = nothing to measure).
-    """
-
-    centers_x: np.ndarray
-    centers_y: np.ndarray
-    angle: np.ndarray
-    length: np.ndarray
-    score: np.ndarray
-    texture: np.ndarray
-    anisotropy: np.ndarray  # max/min directional gradient energy (1 = isotropic)
-
-
 def _tile_starts(n: int, tile: int, stride: int) -> np.ndarray:
     if n <= tile:
         return np.array([0])
@@ -101,7 +81,8 @@ class TileStats:
             i1 = np.clip(i0 + 1, 0, len(self.baseline_lags) - 1)
             f = pos - i0
             b = np.broadcast_to(self.baseline, extra + self.baseline.shape)
-            base = np.take_along_axis(b, i0[..., None], -1)[..., 0] * (1 - f) + np.take_along_axis(b, i1[..., None], -1)[..., 0] * f
+            base = (np.take_along_axis(b, i0[..., None], -1)[..., 0] * (1 - f)
+                    + np.take_along_axis(b, i1[..., None], -1)[..., 0] * f)
             raw = raw - base
         return np.where(ok, raw, 0.0)
 
@@ -172,7 +153,8 @@ def tile_stats(gray: np.ndarray, *, tile: int = 64, stride: int | None = None, m
     return TileStats(**{**st.__dict__, "baseline": base.astype(np.float32), "baseline_lags": lags})
 
 
-def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple[float, float], scale: float) -> tuple[np.ndarray, np.ndarray]:
+def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple[float, float],
+                 scale: float) -> tuple[np.ndarray, np.ndarray]:
     """V(x) = b + A (x - c) / scale with params (bx, by, a11, a12, a21, a22)."""
     bx, by, a11, a12, a21, a22 = params
     u, v = (x - center[0]) / scale, (y - center[1]) / scale
@@ -292,7 +274,6 @@ class BlurField:
             m = self.labels == k
             weights[m, 0] = 1.0
             vec[m] = self.local[m] * float(signs.get(k, 1.0))
-        w = self._interp(weights, width, height)[..., None] if weights.shape[-1] == 1 else None
         w = self._interp(weights[..., 0], width, height)[..., None]
         v = self._interp(vec, width, height) * f
         # vec is zero outside regions, so normalise the interpolated vectors by the weight
@@ -356,7 +337,8 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     lx, ly = cx[bi], cy[bi]
     textured = st.texture > 0.05 * np.median(st.texture)
     is_local = textured & (d_best >= local_min) & (d_best > d_cam + local_margin)
-    is_local = ndimage.binary_opening(is_local, structure=np.ones((1, 2))) | ndimage.binary_opening(is_local, structure=np.ones((2, 1)))
+    is_local = (ndimage.binary_opening(is_local, structure=np.ones((1, 2)))
+                | ndimage.binary_opening(is_local, structure=np.ones((2, 1))))
     labels = np.where(glen * gain >= st.min_lag * 0.5, 0, -1) if gscore >= min_global else np.full(glen.shape, -1)
     local = np.full(glen.shape + (2,), np.nan)
     comp, n = ndimage.label(is_local)

@@ -173,7 +173,8 @@ class ClassicalGenerator:
             })
         timings["render"] = time.perf_counter() - t
         mag = np.hypot(V[..., 0], V[..., 1]) * (Wo / pw)
-        ambiguity = np.clip(_resize(mag.astype(np.float32), Wo, Ho) / float(self.ambiguity_px), 0.0, 1.0).astype(np.float32)
+        ambiguity = np.clip(_resize(mag.astype(np.float32), Wo, Ho) / float(self.ambiguity_px), 0.0, 1.0)
+        ambiguity = ambiguity.astype(np.float32)
         timings["total"] = time.perf_counter() - t0
         progress("generate", total, total)
         summary = {"processing_size": [pw, ph], "estimate_size": [ew, eh], "global_evidence": round(bf.global_score, 4),
