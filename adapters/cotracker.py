@@ -168,7 +168,8 @@ class CoTrackerTracker:
         try:
             import torch
         except ImportError as err:
-            raise MissingDependencyError('track backend \'cotracker\' needs torch: pip install "blur4d[track]"') from err
+            raise MissingDependencyError(
+                'track backend \'cotracker\' needs torch: pip install "blur4d[track]"') from err
         if not isinstance(video, Video):
             raise InputError(f"track: expected a blur4d Video, got {type(video).__name__}")
         cfg = self.config
@@ -234,7 +235,8 @@ class CoTrackerTracker:
         if vis.ndim == 4 and vis.shape[-1] == 1:
             vis = vis[..., 0]
         if vis.shape != xy.shape[:3]:
-            raise BackendError(f"CoTracker3 returned visibility of shape {tuple(vis.shape)} for tracks {tuple(xy.shape)}")
+            raise BackendError(
+                f"CoTracker3 returned visibility of shape {tuple(vis.shape)} for tracks {tuple(xy.shape)}")
         xy, vis = xy[0], vis[0]
         if xy.shape[0] < T or xy.shape[1] < N:
             raise BackendError(f"CoTracker3 returned {xy.shape[0]} frames x {xy.shape[1]} points; expected {T} x {N}")

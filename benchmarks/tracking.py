@@ -40,8 +40,8 @@ def _frames(scene: Any, intervals: Any, kind: str, seed: int) -> np.ndarray:
 
         rng = np.random.default_rng(seed)
         noisy = np.clip(frames.astype(np.float32) + rng.normal(0, 3.0, frames.shape), 0, 255).astype(np.uint8)
-        frames = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_UNCHANGED)
-                           for f in noisy])
+        jpeg = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 60])[1] for f in noisy]
+        frames = np.stack([cv2.imdecode(b, cv2.IMREAD_UNCHANGED) for b in jpeg])
     return frames
 
 
@@ -77,7 +77,8 @@ def evaluate(case: dict[str, Any], mode: str, options: dict[str, Any]) -> tuple[
 
 def accuracy(options: dict[str, Any], cameras: list[str], kinds: list[str], modes: list[str]) -> list[dict[str, Any]]:
     rows = []
-    print(f"{'camera':<10}{'frames':<11}{'mode':<9}{'tracks':>7}{'d_avg':>8}{'OA':>7}{'AJ':>7}{'d<1':>7}{'d<4':>7}{'time s':>8}")
+    print(f"{'camera':<10}{'frames':<11}{'mode':<9}{'tracks':>7}{'d_avg':>8}{'OA':>7}{'AJ':>7}"
+          f"{'d<1':>7}{'d<4':>7}{'time s':>8}")
     for camera in cameras:
         for kind in kinds:
             case = make_case(camera, kind)

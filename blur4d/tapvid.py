@@ -128,7 +128,8 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
-def sample_queries(gt_visible: np.ndarray, query_mode: str = "strided", stride: int = 5) -> tuple[np.ndarray, np.ndarray]:
+def sample_queries(gt_visible: np.ndarray, query_mode: str = "strided", stride: int = 5
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """TAP-Vid query sampling from ground-truth visibility (T, N).
 
     Returns ``(track_index, query_frame)``, both (M,) int: ``"first"`` gives each track that is

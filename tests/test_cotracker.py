@@ -166,7 +166,8 @@ def test_predictor_output_shape_is_checked(ckpt):
             return t[:, :3], v[:, :3]
 
     with pytest.raises(BackendError, match="frames"):
-        CoTrackerTracker(checkpoint=str(ckpt), grid_size=2, predictor_factory=_factory(Broken((9, 48, 64)))[0])(_video())
+        make = _factory(Broken((9, 48, 64)))[0]
+        CoTrackerTracker(checkpoint=str(ckpt), grid_size=2, predictor_factory=make)(_video())
 
 
 def test_missing_weights(monkeypatch, tmp_path):
