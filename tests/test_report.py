@@ -113,7 +113,7 @@ def test_self_contained_and_images_decode(consistency, video, others):
     assert refs and all(r.startswith(("data:", "#")) for r in refs), [r[:40] for r in refs if not r.startswith("data:")]
     assert "<script" not in text and "@import" not in text and "url(" not in text
     imgs = _images(text)
-    assert len(imgs) >= 7
+    assert len(imgs) == 1 + len(consistency.maps) + 2  # clip, maps, camera plot, point snapshot
     for raw in imgs:
         im = Image.open(io.BytesIO(raw))
         im.load()
@@ -317,7 +317,7 @@ def test_report_renders_in_headless_chromium(chromium, tmp_path, consistency, vi
     got = render_in_chromium(page, shot, tmp_path / "profile")
     assert got["console"] == [] and got["exceptions"] == [] and got["log_errors"] == [], got
     assert got["foreign_requests"] == [] and got["failed"] == [], got
-    assert got["broken"] == [] and got["images"] >= 7
+    assert got["broken"] == [] and got["images"] == 1 + len(consistency.maps) + 2 + 1  # + overlay strip
     assert got["sections"] == ["verdict", "clip", "figures", "pairs", "tracks", "cameras", "points", "faces",
                                "timings", "details"]
     assert got["verdict"].strip() == consistency.verdict

@@ -218,6 +218,10 @@ def _maps_section(rep: ConsistencyReport, video: Video | None) -> str:
     for name, img in rep.maps.items():  # any other map a backend adds
         if name not in _MAP_CAPTIONS:
             parts.append(_figure(np.asarray(img), name.replace("_", " "), name))
+    if "epipolar_lines" not in rep.maps and ref is not None:
+        rec = next((p for p in rep.pairs if [p.get("i"), p.get("j")] == list(ref)), {})
+        why = rec.get("fundamental") or "no fundamental matrix could be estimated for this pair"
+        parts.insert(0, f'<p class="sub">No epipolar-line figure for frames {ref[0]} and {ref[1]}: {_e(why)}.</p>')
     if not parts:
         return ""
     return _section("Consistency figures", "".join(parts), sid="figures")
