@@ -165,6 +165,9 @@ def resolve_queries(video: Video, *, grid_size: int = 32, queries: Any = None, q
         return frames, xy.astype(np.float32)
     m = _load_mask(mask, W, H) if mask is not None else None
     xy = grid_points(W, H, int(grid_size), m)
+    if len(xy) == 0:
+        raise InputError(f"--mask: no point of the {grid_size}x{grid_size} grid falls inside the mask; "
+                         "pass a larger --grid")
     return np.full(len(xy), qf, np.int32), xy
 
 

@@ -188,6 +188,12 @@ def test_grid_points_and_mask():
     assert len(pts) == 25 and (pts[:, 0] >= 60).all() and (pts[:, 1] < 30).all()
     with pytest.raises(InputError, match="no non-zero"):
         grid_points(100, 50, 5, np.zeros((50, 100)))
+    ring = np.zeros((50, 100), np.uint8)  # a hollow box: its bounding box is big, its area tiny
+    ring[[5, 45], 5:95] = 1
+    ring[5:46, [5, 94]] = 1
+    video = Video(np.zeros((3, 50, 100, 3), np.uint8), Intervals.present(3))
+    with pytest.raises(InputError, match="larger --grid"):
+        resolve_queries(video, grid_size=2, mask=ring)
 
 
 def test_resolve_queries_files(tmp_path):
