@@ -746,10 +746,14 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
         # residual vectors after the homography, exaggerated to be visible
         res = arr["residual"]
         mag = np.linalg.norm(res, axis=1)
-        fin = np.isfinite(mag)
+        moving = arr.get("moving", np.zeros(len(a), bool))
+        # matches no model explains (neither F, H nor a moving group) are mismatches: dots only
+        explained = arr["inlier_F"] | arr["inlier_H"] | moving
+        fin = np.isfinite(mag) & explained
         scale = float(np.clip(0.04 * max(h, w) / max(np.percentile(mag[fin], 95), 1e-3), 1.0, 50.0)) if fin.any() else 1.0
         img = _dim(fa)
-        moving = arr.get("moving", np.zeros(len(a), bool))
+        for k in np.flatnonzero(~explained):
+            cv2.circle(img, (int(round(a[k][0])), int(round(a[k][1]))), 2, (200, 40, 40), -1, cv2.LINE_AA)
         for k in np.argsort(mag):
             if not fin[k]:
                 continue

@@ -43,7 +43,8 @@ _MAP_CAPTIONS = {
     "epipolar_lines": "Epipolar lines of sample inlier matches in the reference pair. In a 3D-consistent clip "
                       "every point lies on the line of its partner.",
     "residual_vectors": "Residual of every match after the best homography. Green: explained by "
-                        "the homography; orange: residual parallax; magenta: independently moving.",
+                        "the homography; orange: residual parallax; magenta: independently moving; red dots: "
+                        "matches no model explains (mismatches).",
     "warp_difference": "Absolute difference of the first frame and the second frame warped onto it by the "
                        "homography (x4, colour map). Bright structure = parallax or motion the homography misses.",
     "independent_motion_mask": "Where matches move independently of the camera (union over pairs).",
