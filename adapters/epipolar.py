@@ -90,8 +90,12 @@ class EpipolarConfig:
     """The dominant homography counts as a static camera when it moves no image corner further."""
     object_min_points: int = 12
     """Smallest coherent group of matches that counts as an independently moving object."""
-    object_min_fraction: float = 0.03
-    """... and the smallest fraction of the pair's matches."""
+    object_min_fraction: float = 0.01
+    """... and the smallest fraction of the pair's matches, when the background is static."""
+    violation_min_fraction: float = 0.03
+    """... and when the camera moves (the group must violate the epipolar geometry)."""
+    distinct_ratio: float = 0.7
+    """Only matches with a descriptor ratio below this can count as an epipolar violation."""
     seed: int = 0
     """Seed for OpenCV's RANSAC random generator (results are deterministic for a seed)."""
 
@@ -356,12 +360,15 @@ def _detect(img: np.ndarray, cfg: EpipolarConfig) -> _Features:
     return _Features(xy, np.asarray(desc, np.float32), (W, H), s)
 
 
-def _match(fa: _Features, fb: _Features, ratio: float, matcher: str = "flann") -> tuple[np.ndarray, np.ndarray]:
-    """Ratio-test matches -> (p1 (M, 2), p2 (M, 2)) float32; one-to-one in the second image."""
+def _match(fa: _Features, fb: _Features, ratio: float,
+           matcher: str = "flann") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ratio-test matches -> (p1 (M, 2), p2 (M, 2) float32, best/second-best distance ratio (M,));
+    one-to-one in the second image."""
     import cv2
 
+    empty = np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), np.zeros(0, np.float32)
     if len(fa.desc) < 2 or len(fb.desc) < 2:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+        return empty
     knn = None
     if matcher == "flann" and min(len(fa.desc), len(fb.desc)) >= 64:
         try:
@@ -370,19 +377,20 @@ def _match(fa: _Features, fb: _Features, ratio: float, matcher: str = "flann") -
             log.debug("FLANN matching failed: %s", str(err).splitlines()[-1])
     if knn is None:
         knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(fa.desc, fb.desc, k=2)
-    qi, ti, dist = [], [], []
+    qi, ti, dist, rat = [], [], [], []
     for m in knn:
         if len(m) == 2 and m[0].distance < ratio * m[1].distance:
             qi.append(m[0].queryIdx)
             ti.append(m[0].trainIdx)
             dist.append(m[0].distance)
+            rat.append(m[0].distance / max(m[1].distance, 1e-12))
     if not qi:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+        return empty
     qi_a, ti_a = np.asarray(qi), np.asarray(ti)
     order = np.argsort(np.asarray(dist), kind="stable")
     _, first = np.unique(ti_a[order], return_index=True)  # best match per train keypoint
     keep = np.sort(order[first])
-    return fa.xy[qi_a[keep]], fb.xy[ti_a[keep]]
+    return fa.xy[qi_a[keep]], fb.xy[ti_a[keep]], np.asarray(rat, np.float32)[keep]
 
 
 def _hull_fraction(p: np.ndarray, size: tuple[int, int]) -> float:
@@ -404,11 +412,14 @@ def _corner_motion(H: np.ndarray, size: tuple[int, int]) -> float:
 # One pair
 # --------------------------------------------------------------------------------------------
 def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | None = None, *,
-                 scale: float = 1.0, i: int = 0, j: int = 1) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                 scale: float = 1.0, i: int = 0, j: int = 1,
+                 ratios: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Analyse matched points of one frame pair.
 
     p1, p2: (N, 2) matched pixel positions in frames i and j; size: (W, H) of frame i; scale: the
-    analysed / input resolution (thresholds are in analysed pixels).
+    analysed / input resolution (thresholds are in analysed pixels); ratios: (N,) the matches'
+    best/second-best descriptor distance ratios, when known (only distinctive matches may show
+    an epipolar violation: repeated structure makes coherent false ones).
     -> (a JSON-able record, arrays for the figures: ``p1``, ``p2``, ``F``, ``H``, ``inlier_F``,
     ``inlier_H``, ``residual``, ``moving`` (bool mask of independently moving matches)).
     A degenerate pair is a record with ``ok=False`` and a ``reason``; nothing raises.
@@ -498,19 +509,27 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
     rec["static_background"] = bool(static)
     outlier_H = sym > tau
     violates = samp > 3 * thr if F is not None else np.zeros(n, bool)
+    if ratios is not None and len(ratios) == n:
+        violates &= np.asarray(ratios) < cfg.distinct_ratio
     cand = outlier_H & (violates | static)  # a clear epipolar violation, or any motion
     if static:
         cand &= disp > tau
+    # a moving camera needs more support: mismatches, occlusion edges and repeated structure can
+    # all look like a small coherent group that violates the epipolar geometry
+    frac = cfg.object_min_fraction if static else cfg.violation_min_fraction
     moving = np.zeros(n, bool)
-    min_pts = max(cfg.object_min_points, int(np.ceil(cfg.object_min_fraction * n)))
+    min_pts = max(cfg.object_min_points, int(np.ceil(frac * n)))
     groups = []
     remaining = cand.copy()
     for _ in range(3):  # up to three moving objects, one homography each
         idx = np.flatnonzero(remaining)
         if len(idx) < min_pts:
             break
+        # coherence test: one homography for the group, with a threshold well below the group's
+        # own motion (else any sub-pixel jitter would look coherent)
+        thr2 = float(min(2 * thr, max(3 * sigma, 0.5 * np.median(fwd[idx]))))
         cv2.setRNGSeed(int(cfg.seed))
-        H2, m2 = find_homography(a[idx], b[idx], threshold=2 * thr, confidence=cfg.confidence,
+        H2, m2 = find_homography(a[idx], b[idx], threshold=thr2, confidence=cfg.confidence,
                                  max_iters=cfg.max_iters)
         if H2 is None or m2.sum() < min_pts:
             break
@@ -616,8 +635,8 @@ class EpipolarChecker:
                 progress("check: pairs", n, len(pairs))
                 tp = time.perf_counter()
                 cv2.setRNGSeed(int(cfg.seed))  # FLANN's randomised trees draw from OpenCV's RNG
-                p1, p2 = _match(feats[i], feats[j], cfg.ratio, cfg.matcher)
-                rec, arr = analyse_pair(p1, p2, feats[i].size, cfg, scale=feats[i].scale, i=i, j=j)
+                p1, p2, ratios = _match(feats[i], feats[j], cfg.ratio, cfg.matcher)
+                rec, arr = analyse_pair(p1, p2, feats[i].size, cfg, scale=feats[i].scale, i=i, j=j, ratios=ratios)
                 rec["features"] = [int(len(feats[i].xy)), int(len(feats[j].xy))]
                 rec["seconds"] = round(time.perf_counter() - tp, 4)
                 records.append(rec)
@@ -675,7 +694,8 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
     im = [r for r in ok if r["label"] == "independent motion"]
     if im and share["independent motion"] >= 0.25:
         best = max(im, key=lambda r: r["moving_points"])
-        conf = min(1.0, share["independent motion"] / 0.5) * (0.5 + 0.5 * min(1.0, best["moving_points"] / 40))
+        conf = (min(1.0, share["independent motion"] / 0.5) * (0.5 + 0.5 * min(1.0, best["moving_points"] / 40))
+                * (0.5 + 0.5 * min(1.0, len(im) / (0.25 * len(ok)))))  # seen in a quarter of the pairs
         return ("independent motion", conf,
                 f"{len(im)}/{len(ok)} pairs show independently moving content (e.g. frames {best['i']}-{best['j']}: "
                 f"{best['reason']})", summary)
