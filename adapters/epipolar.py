@@ -473,8 +473,9 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
         arrays["F"] = F
     rec.update(
         ok=True,
-        inliers_F=int(inl_F.sum()), inliers_H=int(inl_H.sum()),
-        inlier_ratio_F=round(float(inl_F.mean()), 4), inlier_ratio_H=round(float(inl_H.mean()), 4),
+        inliers_F=int(inl_F.sum()) if F is not None else None, inliers_H=int(inl_H.sum()),
+        inlier_ratio_F=round(float(inl_F.mean()), 4) if F is not None else None,
+        inlier_ratio_H=round(float(inl_H.mean()), 4),
         magsac_inliers_F=int(magsac_F.sum()), magsac_inliers_H=int(magsac_H.sum()),
         sampson_median_px=round(float(np.median(samp[inl_F])), 4) if F is not None and inl_F.any() else None,
         transfer_median_px=round(float(np.median(sym[inl_H])), 4) if inl_H.any() else None,
@@ -656,7 +657,8 @@ class EpipolarChecker:
                        threshold_px=cfg.threshold / feats[needed[0]].scale, figures=figures)
         timings = {"features": t1 - t0, "pairs": t2 - t1, "figures": t3 - t2,
                    "per_pair": (t2 - t0) / max(len(pairs), 1)}
-        prov = Provenance.capture("check.sift", cfg, seed=cfg.seed, packages=("opencv-python", "opencv-python-headless"),
+        prov = Provenance.capture("check.sift", cfg, seed=cfg.seed,
+                                  packages=("opencv-python", "opencv-python-headless"),
                                   timings={k: round(v, 4) for k, v in timings.items()},
                                   opencv=cv2.__version__)
         return ConsistencyReport(verdict=verdict, confidence=float(np.clip(conf, 0.0, 1.0)), reason=reason,
@@ -770,7 +772,8 @@ def _maps(frames: Sequence[np.ndarray], records: list[dict[str, Any]], arrays: d
         # matches no model explains (neither F, H nor a moving group) are mismatches: dots only
         explained = arr["inlier_F"] | arr["inlier_H"] | moving
         fin = np.isfinite(mag) & explained
-        scale = float(np.clip(0.04 * max(h, w) / max(np.percentile(mag[fin], 95), 1e-3), 1.0, 50.0)) if fin.any() else 1.0
+        p95 = float(np.percentile(mag[fin], 95)) if fin.any() else 1.0
+        scale = float(np.clip(0.04 * max(h, w) / max(p95, 1e-3), 1.0, 50.0))
         img = _dim(fa)
         for k in np.flatnonzero(~explained):
             cv2.circle(img, (int(round(a[k][0])), int(round(a[k][1]))), 2, (200, 40, 40), -1, cv2.LINE_AA)

@@ -284,6 +284,17 @@ def test_real_office_pair_is_parallax(shared_data):
     assert rep.verdict == "parallax" and rep.confidence > 0.7, rep.reason
 
 
+def test_real_repeated_facade_is_not_independent_motion(shared_data):
+    """Windows shifted by one period match coherently (a 'group' violating the epipolar geometry);
+    only distinctive matches may count as independent motion."""
+    from blur4d.media import read_image
+
+    d = shared_data / "multiview" / "lightglue_assets"
+    a, b = read_image(d / "DSC_0410.JPG").pixels, read_image(d / "DSC_0411.JPG").pixels
+    rep = ep.EpipolarChecker().check_frames([a, b])
+    assert rep.verdict == "parallax", rep.reason
+
+
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ _MAP_CAPTIONS = {
 
 _CSS = """
 *{box-sizing:border-box}
-body{margin:0;background:#f4f5f7;color:#1d1f23;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif}
+body{margin:0;background:#f4f5f7;color:#1d1f23;
+ font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif}
 main{max-width:1180px;margin:0 auto;padding:20px 22px 40px}
 h1{font-size:22px;margin:4px 0 2px}
 h2{font-size:17px;margin:0 0 8px}
@@ -60,7 +61,8 @@ h2{font-size:17px;margin:0 0 8px}
 section{background:#fff;border:1px solid #dde0e5;border-radius:8px;padding:14px 16px;margin:14px 0}
 .verdict{border-left:8px solid var(--c)}
 .verdict .name{font-size:28px;font-weight:700;color:var(--c);text-transform:capitalize}
-.bar{height:10px;background:#e7e9ed;border-radius:5px;overflow:hidden;width:260px;display:inline-block;vertical-align:middle}
+.bar{height:10px;background:#e7e9ed;border-radius:5px;overflow:hidden;width:260px;display:inline-block;
+ vertical-align:middle}
 .bar>span{display:block;height:100%;background:var(--c)}
 .facts{display:flex;flex-wrap:wrap;gap:6px 18px;margin-top:8px;font-size:13px}
 .facts b{font-weight:600}
@@ -165,7 +167,8 @@ def _verdict_section(rep: ConsistencyReport | None) -> str:
     facts = []
     for label, key in (("pairs analysed", "pairs_analysed"), ("usable pairs", "pairs_ok"),
                        ("reference pair", "reference_pair"), ("evidence strength", "evidence_strength"),
-                       ("largest motion (p90, px)", "max_displacement_p90_px"), ("inlier threshold (px)", "threshold_px"),
+                       ("largest motion (p90, px)", "max_displacement_p90_px"),
+                       ("inlier threshold (px)", "threshold_px"),
                        ("frame size", "image_size")):
         if key in s and s[key] is not None:
             v = s[key]
@@ -431,8 +434,8 @@ def _timings_section(timings: Mapping[str, Any]) -> str:
     if not items:
         return ""
     top = max(v for _, v in items) or 1.0
-    rows = "".join(f'<tr><td class="l">{_e(k)}</td><td>{v:.2f} s<span class="tbar" style="width:{int(160 * v / top)}px">'
-                   f"</span></td></tr>" for k, v in items)
+    rows = "".join(f'<tr><td class="l">{_e(k)}</td><td>{v:.2f} s'
+                   f'<span class="tbar" style="width:{int(160 * v / top)}px"></span></td></tr>' for k, v in items)
     total = sum(v for _, v in items)
     return _section("Timings", f'<table style="width:auto">{rows}</table><p class="sub">sum {total:.2f} s</p>',
                     sid="timings")
