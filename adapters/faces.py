@@ -51,6 +51,7 @@ import io
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 import zipfile
@@ -309,14 +310,28 @@ def _import_mediapipe() -> Any:
 
 
 class _quiet:
-    """Silence protobuf deprecation warnings raised inside MediaPipe calls."""
+    """Silence MediaPipe inside its calls: protobuf deprecation warnings, and the native
+    TFLite/absl log lines it writes straight to file descriptor 2 (kept with ``-vv``)."""
 
     def __enter__(self) -> None:
         self._cm = warnings.catch_warnings()
         self._cm.__enter__()
         warnings.simplefilter("ignore", UserWarning)
+        self._saved_fd: int | None = None
+        if not logging.getLogger("blur4d").isEnabledFor(logging.DEBUG):
+            try:
+                sys.stderr.flush()
+                self._saved_fd = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:  # no fd 2 to redirect (embedded interpreters): keep the noise
+                self._saved_fd = None
 
     def __exit__(self, *exc: Any) -> None:
+        if self._saved_fd is not None:
+            os.dup2(self._saved_fd, 2)
+            os.close(self._saved_fd)
         self._cm.__exit__(*exc)
 
 
