@@ -106,17 +106,26 @@ def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarr
     point fills a 2x2 footprint so a cloud sampled at the same resolution leaves few holes."""
     W, H = size
     uv, z = geo.project(K, cam_from_world, points_xyz)
-    depth = np.full(H * W, np.inf)
+    depth = np.full(H * W, np.nan, np.float32)
     keep = (z > 0) & np.isfinite(uv).all(1)
     uv, z = uv[keep], z[keep]
+    x0 = np.floor(uv[:, 0]).astype(np.int64)
+    y0 = np.floor(uv[:, 1]).astype(np.int64)
+    idx, zz = [], []
     for dx in (0, 1):
         for dy in (0, 1):
-            x = np.floor(uv[:, 0]).astype(np.int64) + dx
-            y = np.floor(uv[:, 1]).astype(np.int64) + dy
+            x, y = x0 + dx, y0 + dy
             ok = (x >= 0) & (x < W) & (y >= 0) & (y < H)
-            np.minimum.at(depth, y[ok] * W + x[ok], z[ok])
-    depth[~np.isfinite(depth)] = np.nan
-    return depth.reshape(H, W).astype(np.float32)
+            idx.append(y[ok] * W + x[ok])
+            zz.append(z[ok])
+    idx_a, z_a = np.concatenate(idx), np.concatenate(zz)
+    if len(idx_a):
+        order = np.lexsort((z_a, idx_a))  # by pixel, nearest first
+        idx_s = idx_a[order]
+        first = np.ones(len(idx_s), bool)
+        first[1:] = idx_s[1:] != idx_s[:-1]
+        depth[idx_s[first]] = z_a[order][first]
+    return depth.reshape(H, W)
 
 
 def depth_to_points(depth: np.ndarray, image: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray,
@@ -198,7 +207,9 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
         progress("dense", k + 1, total)
     # a pixel is occluded (unknown) when fewer than two views see it consistently
     occluded = valid.sum(0) < min(2, len(others))
-    z, rms, n_used, sens = geo.triangulate_along_rays(K[ref], Tcw[ref], uv_ref, K[others], Tcw[others], inside, valid)
+    z, rms, n_used, sens, per_view = geo.triangulate_along_rays(K[ref], Tcw[ref], uv_ref, K[others], Tcw[others],
+                                                                inside, valid, return_per_view=True)
+    z, rms, sens = z.astype(np.float64), rms.astype(np.float64), sens.astype(np.float64)
     progress("dense", len(others) + 1, total)
     zc = np.where(np.isfinite(z) & (z > 0), z, 1.0)
     sigma_px = np.maximum(rms, 0.1)
@@ -208,11 +219,6 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     # independent motion: the median over views of the residual after the best depth (the flow
     # component off the epipolar lines). The median ignores views where the pixel is occluded;
     # moving content is off its epipolar lines in most views.
-    Xw = geo.unproject(K[ref], Tcw[ref], uv_ref, zc)
-    per_view = np.full((len(others), len(uv_ref)), np.nan, np.float32)
-    for v, t in enumerate(others):
-        pv, _ = geo.project(K[t], Tcw[t], Xw)
-        per_view[v] = np.where(valid[v], np.linalg.norm(pv - inside[v], axis=1), np.nan)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         med_res = np.nanmedian(per_view, axis=0) if len(others) > 1 else per_view[0]

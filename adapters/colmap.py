@@ -372,11 +372,11 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
         max_angle = max(angles) if angles else 0.0
         info.update({"max_rotation_deg": max_angle, "homography_orthogonality": max(ortho) if ortho else None})
         if max_angle < 0.05:
-            reason = (f"static camera: no parallax (median {par:.2f} px after a homography) and no rotation; "
+            reason = (f"static camera: no parallax ({par:.2f} px after a homography, 80th percentile) and no rotation; "
                       "no baseline, so no depth")
             motion = "static"
         else:
-            reason = (f"pure rotation: the frames are related by homographies (median residual parallax "
+            reason = (f"pure rotation: the frames are related by homographies (residual parallax, 80th percentile, "
                       f"{par:.2f} px < {min_parallax_px} px), so there is no baseline and no depth; "
                       f"rotations only (up to {max_angle:.2f} deg)")
             motion = "rotation-only"
@@ -513,9 +513,7 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
     depth0 = (X[good] @ poses[i0][:3, :3].T + poses[i0][:3, 3])[:, 2]
     scale = float(np.median(depth0[depth0 > 0])) if (depth0 > 0).any() else 1.0
     base = geo.invert(poses[i0])
-    w_from_old = np.eye(4)
-    w_from_old[:3, :3] = base[:3, :3].T  # inverse of base: new world = camera i0
-    w_from_old = np.linalg.inv(base)
+    w_from_old = poses[i0]  # new world = camera i0
     new = poses.copy()
     for t in np.flatnonzero(reg):
         P = poses[t] @ base  # cam_from_new_world

@@ -185,8 +185,15 @@ def run_colmap_default(video, scene, gt: np.ndarray) -> dict:
 def one_case(case: str, size: tuple[int, int], frames: int, colmap: bool, repeat: bool) -> dict:
     video, scene, gt = make_case(case, size, frames)
     res, elapsed = run_ours(video)
+    metrics = evaluate(res, scene, gt)
+    if case == "generated":
+        # a blurry photo does not say which way time runs: the generator may play the exposure
+        # backwards, so compare with the reversed ground truth too and keep the better
+        rev = evaluate(res, scene, gt[::-1])
+        if rev.get("heading_deg", 180.0) < metrics.get("heading_deg", 180.0):
+            metrics = {**rev, "time_reversed": True}
     row = {"case": case, "size": f"{size[0]}x{size[1]}", "frames": frames, "time_s": elapsed,
-           "timings": dict(res.cameras.provenance.timings), **evaluate(res, scene, gt)}
+           "timings": dict(res.cameras.provenance.timings), **metrics}
     if repeat:
         res2, _ = run_ours(video)
         same = (np.array_equal(res.cameras.cam_from_world, res2.cameras.cam_from_world, equal_nan=True)
@@ -274,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if not r["case"].startswith("reconstruct"):
             print(f"  {r['case']}: stage timings {json.dumps({k: round(v, 2) for k, v in r['timings'].items()})}"
-                  + (f"; reason: {r['reason']}" if r.get("reason") else ""))
+                  + (f"; reason: {r['reason']}" if r.get("reason") else "")
+                  + ("; the generator played the exposure backwards: compared with reversed time"
+                     if r.get("time_reversed") else ""))
     for r in rows:
         if r["case"].startswith("reconstruct"):
             print(f"\n{r['case']}: {r['time_s']:.1f} s total, peak RSS {r['peak_rss_mb']:.0f} MB, cameras ok: "

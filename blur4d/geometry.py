@@ -291,7 +291,7 @@ def triangulate_midpoint(centers: np.ndarray, dirs: np.ndarray, weights: np.ndar
 
 def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndarray,
                            Ks: np.ndarray, Ts: np.ndarray, uvs: np.ndarray, valid: np.ndarray,
-                           iterations: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                           iterations: int = 3, return_per_view: bool = False) -> tuple[np.ndarray, ...]:
     """Depth along the reference rays of pixels ``uv_ref`` (N, 2) seen at ``uvs`` (V, N, 2) in V
     other cameras (``valid`` (V, N) bool), minimising reprojection error by iteratively
     reweighted linear least squares (each view gives two equations linear in the depth).
@@ -299,7 +299,8 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     Returns (z-depth in the reference camera (N,), RMS reprojection error px (N,), number of
     views used (N,), sensitivity (N,): root of the summed squared derivatives of the
     reprojections with respect to the depth, px per depth unit; sigma_z ~ sigma_px / sensitivity).
-    Depth is NaN where no view constrains it.
+    Depth is NaN where no view constrains it. With ``return_per_view`` a fifth array (V, N) holds
+    each view's reprojection error in px (NaN where unused). Works in float32 for speed.
     """
     uv_ref = np.asarray(uv_ref, np.float64)
     N = len(uv_ref)
@@ -309,10 +310,10 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     D = ray @ wfr[:3, :3].T  # world direction per unit ref depth
     valid = np.asarray(valid, bool)
     V = len(Ts)
-    a_all = np.zeros((V, N, 2))
-    b_all = np.zeros((V, N, 2))
-    c_all = np.zeros((V, N))  # projective depth of the ref centre
-    g_all = np.zeros((V, N))  # projective depth per unit ref depth
+    a_all = np.zeros((V, N, 2), np.float32)
+    b_all = np.zeros((V, N, 2), np.float32)
+    c_all = np.zeros((V, N), np.float32)  # projective depth of the ref centre
+    g_all = np.zeros((V, N), np.float32)  # projective depth per unit ref depth
     for v in range(V):
         P = Ks[v] @ np.asarray(Ts[v])[:3, :]
         p0 = P[:, :3] @ X0 + P[:, 3]  # (3,)
@@ -325,8 +326,8 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
         b_all[v, :, 1] = u[:, 1] * p0[2] - p0[1]
         c_all[v] = p0[2]
         g_all[v] = pd[:, 2]
-    w = valid.astype(np.float64)
-    z = np.full(N, np.nan)
+    w = valid.astype(np.float32)
+    z = np.full(N, np.nan, np.float32)
     for _ in range(max(1, iterations)):
         num = -(w[..., None] * a_all * b_all).sum((0, 2))
         den = (w[..., None] * a_all ** 2).sum((0, 2))
@@ -342,6 +343,8 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     z = np.where(n_used > 0, z, np.nan)
     pd_safe = np.where(np.abs(proj_depth) < 1e-12, 1e-12, proj_depth)
     sens = np.sqrt(np.where(used, (a_all ** 2).sum(-1) / pd_safe ** 2, 0.0).sum(0))
+    if return_per_view:
+        return z, rms, n_used, sens, np.where(used, np.sqrt(sq), np.nan)
     return z, rms, n_used, sens
 
 
