@@ -124,3 +124,19 @@ def test_cli_one_line_error_and_run_on_a_frame_folder(video, tmp_path, capsys):
     rc = main(["-q", "reconstruct", str(tmp_path / "clip"), "--out", str(tmp_path / "y.ply"),
                "--skip", "faces", "--skip", "report", "--skip", "check"])
     assert rc == 0 and (tmp_path / "y" / "cameras.json").is_file()
+
+
+def test_exif_focal_reaches_the_camera_backend(tmp_path):
+    from PIL import Image
+
+    from blur4d.media import read_image
+
+    img = Image.fromarray(np.full((40, 60, 3), 128, np.uint8))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm
+    img.save(tmp_path / "p.jpg", exif=exif)
+    photo = read_image(tmp_path / "p.jpg")
+    assert photo.exif.get("focal_length_35mm") == 26.0
+    assert pipeline._camera_options("colmap", photo.exif, None, False, None) == {"focal_35mm": 26.0}
+    assert pipeline._camera_options("colmap", {}, None, True, {"fov_deg": 50}) == {"dense": False, "fov_deg": 50}
+    assert pipeline._camera_options("megasam", {}, "/x", False, None) == {"path": "/x"}
