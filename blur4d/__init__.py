@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import logging
 
+# The backend subpackage blur4d/generate/ shares its name with the verb blur4d.generate(). Load
+# the (cheap) subpackage first: Python binds a package attribute only when a submodule is first
+# loaded, so the function bound below is never replaced by a later backend import.
+from . import generate as _generate_backends  # noqa: F401  (import order matters)
 from .api import check, evaluate, example, face, generate, load, reconstruct, synth, track
 from .errors import Blur4DError, InputError, MissingDependencyError
 from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Intervals, PointCloud, Provenance, Scene,

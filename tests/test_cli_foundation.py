@@ -118,3 +118,12 @@ def test_bad_videos_and_outputs(tmp_path):
 def test_debug_shows_traceback(tmp_path):
     code, _, stderr = run_cli("--debug", "synth", str(tmp_path / "missing"), "--out", str(tmp_path / "x.png"))
     assert code != 0 and "Traceback" in stderr
+
+
+def test_generate_verb_survives_backend_imports():
+    code = ("import importlib, blur4d, blur4d.api; "
+            "importlib.import_module('blur4d.generate.classical'); importlib.import_module('blur4d.generate.video'); "
+            "from blur4d.generate.classical import ClassicalGenerator; "
+            "assert blur4d.generate is blur4d.api.generate, blur4d.generate; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
