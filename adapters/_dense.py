@@ -101,7 +101,8 @@ def _sample(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return out.reshape(rows * cols, *img.shape[2:])[:n]
 
 
-def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray,
+                 size: tuple[int, int]) -> np.ndarray:
     """Z-buffer of world points in one camera -> (H, W) float32 depth, NaN where empty; each
     point fills a 2x2 footprint so a cloud sampled at the same resolution leaves few holes."""
     W, H = size
@@ -166,7 +167,8 @@ def _fill_from_surroundings(depth: np.ndarray, mask: np.ndarray, min_area: int) 
 
 
 def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: DenseOptions = DenseOptions(),
-                 progress: Progress = NO_PROGRESS) -> tuple[PointCloud, tuple[PointCloud, ...], np.ndarray, dict[str, Any]]:
+                 progress: Progress = NO_PROGRESS
+                 ) -> tuple[PointCloud, tuple[PointCloud, ...], np.ndarray, dict[str, Any]]:
     """Dense static points seen from frame ``ref``, per-frame dynamic points and per-frame depth.
 
     frames: (T, H, W, 3) uint8 at ``cameras.image_size``. Returns (static cloud, per-frame
@@ -226,7 +228,8 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     # remove speckle: moving regions must be connected areas
     mask_m = moving.reshape(h, w)
     mask_m = cv2.morphologyEx(mask_m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    static = finite & ~occluded & ~mask_m.ravel() & (rel_unc < options.max_rel_uncertainty) & (rms <= options.dynamic_px)
+    static = (finite & ~occluded & ~mask_m.ravel() & (rel_unc < options.max_rel_uncertainty)
+              & (rms <= options.dynamic_px))
     depth_ref = np.where(static, z, np.nan).reshape(h, w).astype(np.float32)
     fill, dyn_mask = _fill_from_surroundings(depth_ref, mask_m, options.min_dynamic_area)
     X = geo.unproject(K[ref], Tcw[ref], uv_ref[static], z[static])
@@ -236,7 +239,8 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     # per-frame dynamic points: the reference's moving pixels carried along their flow
     dyn_idx = np.flatnonzero(dyn_mask.ravel())
     dynamic: list[PointCloud] = []
-    Xdyn_ref = geo.unproject(K[ref], Tcw[ref], uv_ref[dyn_idx], fill.ravel()[dyn_idx]) if len(dyn_idx) else np.zeros((0, 3))
+    Xdyn_ref = (geo.unproject(K[ref], Tcw[ref], uv_ref[dyn_idx], fill.ravel()[dyn_idx]) if len(dyn_idx)
+                else np.zeros((0, 3)))
     for t in range(T):
         if len(dyn_idx) == 0 or not reg[t]:
             dynamic.append(PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)))
@@ -250,7 +254,8 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
         ok = (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1) & (zt > 0)
         Xt = geo.unproject(K[t], Tcw[t], q[ok], zt[ok])
         col = np.clip(_sample(small[t].astype(np.float32), q[ok]), 0, 255).astype(np.uint8)
-        dynamic.append(PointCloud(xyz=Xt.astype(np.float32), rgb=col.reshape(-1, 3), frame=np.full(len(Xt), t, np.int32),
+        dynamic.append(PointCloud(xyz=Xt.astype(np.float32), rgb=col.reshape(-1, 3),
+                                  frame=np.full(len(Xt), t, np.int32),
                                   confidence=np.full(len(Xt), 0.1, np.float32), dynamic=np.ones(len(Xt), bool)))
     # per-frame depth: the static cloud rendered into each frame, plus that frame's moving points
     depth = np.full((T, H, W), np.nan, np.float32)

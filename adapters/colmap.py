@@ -323,8 +323,12 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
     best = (-1.0, 0, T - 1)
     pairs: dict[tuple[int, int], float] = {}
     homs: dict[tuple[int, int], np.ndarray] = {}
-    for i in range(T):
-        for j in range(i + 1, T):
+    # candidate frames for the initial pair: all of a short clip, an even subset of a long one
+    cand_frames = np.unique(np.linspace(0, T - 1, min(T, 24)).round().astype(int)).tolist()
+    for i in cand_frames:
+        for j in cand_frames:
+            if j <= i:
+                continue
             common = seen[i] & seen[j]
             if common.sum() < max(8, min_inliers // 2):
                 continue
@@ -578,7 +582,8 @@ class ColmapCameras:
         if not 1.0 < float(self.fov_deg) < 179.0:
             raise InputError(f"fov_deg: expected a field of view between 1 and 179 degrees, got {self.fov_deg}")
         if self.long_side < 64 or self.dense_long_side < 64:
-            raise InputError(f"long_side/dense_long_side: expected >= 64 px, got {self.long_side}/{self.dense_long_side}")
+            raise InputError(f"long_side/dense_long_side: expected >= 64 px, "
+                             f"got {self.long_side}/{self.dense_long_side}")
 
     def __call__(self, video: Video, *, tracks: Tracks | None = None, seed: int | None = 0,
                  progress: Progress = NO_PROGRESS) -> CameraResult:

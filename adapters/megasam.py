@@ -59,7 +59,8 @@ def _match_frames(out_images: np.ndarray, frames: np.ndarray, crop: tuple[int, i
     import cv2
 
     w1, h1, wc, hc = crop
-    ours = np.stack([cv2.resize(f, (w1, h1), interpolation=cv2.INTER_AREA)[:hc, :wc] for f in frames]).astype(np.float32)
+    ours = np.stack([cv2.resize(f, (w1, h1), interpolation=cv2.INTER_AREA)[:hc, :wc]
+                     for f in frames]).astype(np.float32)
     outs = out_images.astype(np.float32)
     if outs.shape[1:3] != ours.shape[1:3]:
         ours = np.stack([cv2.resize(o, (outs.shape[2], outs.shape[1]), interpolation=cv2.INTER_AREA) for o in ours])

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from . import geometry as geo
-from ._fs import atomic_path, check_output, write_json, write_npz
+from ._fs import atomic_path, check_output, write_json
 from .errors import InputError
 from .types import Cameras, PointCloud
 

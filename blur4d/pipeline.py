@@ -34,7 +34,7 @@ from ._fs import atomic_path, read_json, write_json
 from .errors import BackendError, Blur4DError, InputError, MissingDependencyError, OutputExistsError
 from .media import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, Photo
 from .progress import NO_PROGRESS, Progress
-from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Intervals, PointCloud, Provenance, Scene,
+from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, PointCloud, Provenance, Scene,
                     Tracks, Video)
 
 log = logging.getLogger("blur4d.pipeline")
@@ -469,7 +469,8 @@ def load_scene(path: PathLike) -> Scene:
     if points is not None and len(points) == 0:
         points = None
     depth = read_depth(folder / "depth") if (folder / "depth" / "depth.npz").is_file() else None
-    consistency = ConsistencyReport.load(folder / "consistency.json") if (folder / "consistency.json").is_file() else None
+    cfile = folder / "consistency.json"
+    consistency = ConsistencyReport.load(cfile) if cfile.is_file() else None
     faces = FaceTracks.load(folder / "faces.json") if (folder / "faces.npz").is_file() else None
     run = read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
     prov = Provenance(backend="reconstruct", seed=run.get("seed"), timings=run.get("timings", {}) or {},
