@@ -222,7 +222,7 @@ def reconstruct(
     stages = _Stages()
     t_all = time.perf_counter()
     seed = 0 if seed is None else int(seed)
-    cam_name = cameras or default_backend("cameras")
+    cam_name = cameras or ("megasam" if megasam else default_backend("cameras"))  # --megasam PATH implies it
     tmp: Path | None = None
     if folder is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -140,3 +140,11 @@ def test_exif_focal_reaches_the_camera_backend(tmp_path):
     assert pipeline._camera_options("colmap", photo.exif, None, False, None) == {"focal_35mm": 26.0}
     assert pipeline._camera_options("colmap", {}, None, True, {"fov_deg": 50}) == {"dense": False, "fov_deg": 50}
     assert pipeline._camera_options("megasam", {}, "/x", False, None) == {"path": "/x"}
+
+
+def test_megasam_path_selects_megasam_and_fails_clearly(video, tmp_path):
+    from blur4d.errors import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError, match="not a MegaSaM checkout"):
+        pipeline.reconstruct(video, out=tmp_path / "m.ply", megasam=str(tmp_path), skip=("faces", "check", "report"))
+    assert not (tmp_path / "m").exists() and not list(tmp_path.glob(".m.*"))
