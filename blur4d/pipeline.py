@@ -364,7 +364,8 @@ def _run(source: Any, tmp: Path | None, ply_path: Path | None, stages: _Stages, 
                 stages.set("dense", "empty", note=(result.info.get("dense") or {}).get("skipped", "no dense points")
                            if isinstance(result.info.get("dense"), dict) else "no dense points")
             else:
-                stages.set("dense", "done", cams.provenance.timings.get("dense"), points=int(len(result.points)))
+                stages.set("dense", "done", cams.provenance.timings.get("dense"), points=int(len(result.points)),
+                           note="runs inside the camera backend: its seconds are part of the cameras stage's")
             if tmp is not None and ply_path is not None:
                 stages.records["cameras"]["files"] = _write_cameras(tmp, ply_path, result, video)
     cams = result.cameras if result is not None else None
