@@ -249,7 +249,14 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
         S0 = Hcc - _flat(Hcp @ Hpp_inv) @ _flat(Hcp).T
         n = np.linalg.norm(r, axis=1)
         s2 = float(np.sum(np.minimum(n, 3 * loss_px) ** 2) / max(1, 2 * M - NC - 3 * P))
-        sigma = float(np.sqrt(max(np.linalg.pinv(S0, rcond=1e-12)[-1, -1], 0.0) * s2))
+        # eigen-decomposition: the scale gauge is a null direction without a focal component; a
+        # (near-)null direction WITH a focal component means the focal is not observable
+        ev, V = np.linalg.eigh(0.5 * (S0 + S0.T))
+        tiny = ev <= 1e-9 * max(float(ev.max()), 1e-300)
+        if np.any(tiny & (np.abs(V[-1]) > 1e-3)):
+            sigma = float("inf")
+        else:
+            sigma = float(np.sqrt(max(float(np.sum(V[-1, ~tiny] ** 2 / ev[~tiny])), 0.0) * s2))
     return geo.pose_matrix(R, t), X, float(f), BAResult(cost, it, sigma)
 
 
