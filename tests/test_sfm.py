@@ -191,3 +191,15 @@ def test_bad_options_are_input_errors():
         ColmapCameras(refine_focal="sometimes")
     with pytest.raises(InputError):
         ColmapCameras(fov_deg=0)
+
+
+def test_wrong_focal_prior_is_kept_when_not_observable():
+    """Sideways translation cannot tell focal length from depth: the prior stays, and says so;
+    the trajectory is still right."""
+    from blur4d.adapters.colmap import ColmapCameras, focal_prior
+
+    video, scene, gt = clip(CameraPath.linear(velocity=(0.3, 0.0, 0.0)), frames=6)
+    res = ColmapCameras(fov_deg=50.0, dense=False)(video, seed=0)
+    assert res.cameras.K[0, 0, 0] == pytest.approx(focal_prior(W, H, fov_deg=50.0)[0])
+    assert "not observable" in res.info["focal_note"]
+    assert geo.heading_error_deg(res.cameras.cam_from_world, gt) < 2.0
