@@ -39,7 +39,7 @@ from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, PointClo
 
 log = logging.getLogger("blur4d.pipeline")
 
-__all__ = ["reconstruct", "load_scene", "summary_lines", "scene_paths", "SKIPPABLE"]
+__all__ = ["reconstruct", "load_scene", "save_scene", "summary_lines", "scene_paths", "SKIPPABLE"]
 
 SKIPPABLE = ("track", "cameras", "dense", "check", "faces", "report")
 PathLike = str | os.PathLike
@@ -255,18 +255,7 @@ def reconstruct(
             run["packages"] = prov.packages
             run["created"] = prov.created
             write_json(tmp / "run.json", run)
-            # the point cloud first, then the folder swap: both atomic
-            static = scene.points if scene.points is not None else PointCloud(np.zeros((0, 3), np.float32),
-                                                                              np.zeros((0, 3), np.uint8))
-            with atomic_path(ply_path, overwrite=True) as ptmp:
-                static.save(ptmp)
-            if folder.exists():
-                backup = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-                os.replace(folder, backup)
-                os.replace(tmp, folder)
-                shutil.rmtree(backup, ignore_errors=True)
-            else:
-                os.replace(tmp, folder)
+            _commit(tmp, folder, ply_path, scene.points)
             tmp = None
             scene = Scene(video=scene.video, generation=scene.generation, tracks=scene.tracks, cameras=scene.cameras,
                           points=scene.points, dynamic_points=scene.dynamic_points, depth=scene.depth,
@@ -429,6 +418,66 @@ def _run(source: Any, tmp: Path | None, ply_path: Path | None, stages: _Stages, 
         if _optional(stages, "report", t0, write) is not None or (tmp / "report.html").is_file():
             stages.set("report", "done", time.perf_counter() - t0)
     return scene
+
+
+def _commit(tmp: Path, folder: Path, ply_path: Path, points: PointCloud | None) -> None:
+    """Publish a finished scene: the point cloud first, then the folder swap, both atomic."""
+    static = points if points is not None else PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8))
+    with atomic_path(ply_path, overwrite=True) as ptmp:
+        static.save(ptmp)
+    if folder.exists():
+        backup = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, backup)
+        os.replace(tmp, folder)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+
+
+def save_scene(scene: Scene, out: PathLike, *, overwrite: bool = False) -> Path:
+    """Write a :class:`Scene` (e.g. one built or edited in a notebook) in the ``reconstruct``
+    layout: ``out`` (a .ply of the static points) plus the sibling folder. Returns the folder."""
+    ply_path, folder = scene_paths(out)
+    if not overwrite:
+        for p in (ply_path, folder):
+            if p.exists():
+                raise OutputExistsError(f"output {p} already exists; pass overwrite=True to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        files: list[str] = []
+        if scene.video is not None:
+            _save_video(scene.video, tmp)
+            files += ["frames/", "video.mp4", "intervals.json"]
+        if scene.tracks is not None:
+            scene.tracks.save(tmp / "tracks.npz")
+            files.append("tracks.npz")
+        if scene.cameras is not None and scene.video is not None:
+            result = _Result(scene.cameras, scene.points, tuple(scene.dynamic_points), scene.depth, None)
+            files += _write_cameras(tmp, ply_path, result, scene.video)
+        elif scene.cameras is not None:
+            scene.cameras.save(tmp / "cameras.json")
+            files.append("cameras.json")
+        if scene.consistency is not None:
+            scene.consistency.save(tmp / "consistency.json")
+            files.append("consistency.json")
+        if scene.faces is not None:
+            scene.faces.save(tmp / "faces.json")
+            files.append("faces.json")
+        from .report.html import write_report
+
+        write_report(tmp / "report.html", consistency=scene.consistency, video=scene.video, tracks=scene.tracks,
+                     cameras=scene.cameras, points=scene.points, faces=scene.faces,
+                     timings=dict(scene.provenance.timings), overwrite=True)
+        files.append("report.html")
+        write_json(tmp / "run.json", {"what": "blur4d Scene.save", "out": str(ply_path), "folder": str(folder),
+                                      "seed": scene.provenance.seed, "timings": dict(scene.provenance.timings),
+                                      "files": files, "provenance": scene.provenance.to_dict()})
+        _commit(tmp, folder, ply_path, scene.points)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def cameras_required(name: str) -> bool:

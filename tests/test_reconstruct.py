@@ -148,3 +148,23 @@ def test_megasam_path_selects_megasam_and_fails_clearly(video, tmp_path):
     with pytest.raises(MissingDependencyError, match="not a MegaSaM checkout"):
         pipeline.reconstruct(video, out=tmp_path / "m.ply", megasam=str(tmp_path), skip=("faces", "check", "report"))
     assert not (tmp_path / "m").exists() and not list(tmp_path.glob(".m.*"))
+
+
+def test_scene_save_and_load_roundtrip(tmp_path):
+    """A Scene built in a notebook saves in the reconstruct layout and loads back."""
+    from blur4d import Cameras, Intervals, PointCloud, Scene, Video, load
+    from blur4d.synthetic import example_scene
+
+    sc = example_scene(96, 72)
+    iv = Intervals.present(4)
+    video = Video(sc.video(iv, samples_per_unit=4), iv)
+    cams = Cameras(np.tile(sc.K, (4, 1, 1)), sc.cam_from_world(iv.centers), (96, 72), intervals=iv)
+    pts = PointCloud(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32), np.full((50, 3), 200, np.uint8))
+    folder = Scene(video=video, cameras=cams, points=pts).save(tmp_path / "nb.ply")
+    assert folder == tmp_path / "nb" and (folder / "report.html").is_file() and (folder / "trajectory.tum").is_file()
+    back = load(tmp_path / "nb.ply")
+    np.testing.assert_allclose(back.cameras.cam_from_world, cams.cam_from_world, atol=1e-9)
+    np.testing.assert_array_equal(back.video.frames, video.frames)
+    assert len(back.points) == 50
+    with pytest.raises(Exception, match="already exists"):
+        Scene(video=video).save(tmp_path / "nb.ply")
