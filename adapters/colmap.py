@@ -163,7 +163,6 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
     cost, w = robust_cost(r)
     lam = 1e-3
     it = 0
-    S_last = None
     for it in range(1, max_iter + 1):
         x, y, z = Xc[:, 0], Xc[:, 1], np.maximum(Xc[:, 2], 1e-9)
         Jxc = np.zeros((M, 2, 3))

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from blur4d._checks import build_config
 from blur4d.errors import BackendError, InputError, MissingDependencyError, WeightsNotFoundError
 from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
@@ -147,12 +148,7 @@ class CoTrackerTracker:
     licence = LICENCE
 
     def __init__(self, **options: Any) -> None:
-        known = {f.name for f in fields(CoTrackerConfig)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise InputError(f"track backend 'cotracker': unknown option(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(sorted(known))}")
-        self.config = CoTrackerConfig(**options)
+        self.config = build_config(CoTrackerConfig, options, backend="track backend 'cotracker'")
         self.checkpoint = _resolve_checkpoint(self.config)
         self._predictor: Any = None
 

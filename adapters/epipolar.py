@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from blur4d._checks import build_config
 from blur4d.errors import InputError
 from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import ConsistencyReport, Provenance, Video
@@ -586,14 +587,7 @@ class EpipolarChecker:
     name = "sift"
 
     def __init__(self, **options: Any) -> None:
-        valid = set(EpipolarConfig.__dataclass_fields__)
-        unknown = sorted(set(options) - valid)
-        if unknown:
-            raise InputError(f"check backend 'sift': unknown option(s) {unknown}; valid: {sorted(valid)}")
-        try:
-            self.config = EpipolarConfig(**options)
-        except TypeError as err:
-            raise InputError(f"check backend 'sift': {err}") from err
+        self.config = build_config(EpipolarConfig, options, backend="check backend 'sift'")
         c = self.config
         if not 0 < c.ratio < 1:
             raise InputError(f"ratio: expected a value in (0, 1), got {c.ratio}")

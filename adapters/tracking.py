@@ -34,12 +34,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from blur4d._checks import build_config
 from blur4d.errors import InputError
 from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
@@ -279,12 +280,7 @@ class BuiltinTracker:
     name = "builtin"
 
     def __init__(self, **options: Any) -> None:
-        known = {f.name for f in fields(TrackerConfig)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise InputError(f"track backend 'builtin': unknown option(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(sorted(known))}")
-        self.config = TrackerConfig(**options)
+        self.config = build_config(TrackerConfig, options, backend="track backend 'builtin'")
 
     # -- public -----------------------------------------------------------------------------
     def __call__(self, video: Video, *, seed: int | None = 0, progress: Progress = NO_PROGRESS) -> Tracks:

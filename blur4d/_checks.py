@@ -55,3 +55,18 @@ def check_shape(
 def check_finite(arr: np.ndarray, *, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name}: contains NaN or infinite values")
+
+
+def build_config(config_cls: Any, options: dict[str, Any], *, backend: str) -> Any:
+    """Construct a backend's config dataclass from keyword options. An unknown name or a bad
+    value is an :class:`InputError` that lists the valid option names."""
+    from dataclasses import fields
+
+    valid = sorted(f.name for f in fields(config_cls))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InputError(f"{backend}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    try:
+        return config_cls(**options)
+    except TypeError as err:
+        raise InputError(f"{backend}: {err}") from err

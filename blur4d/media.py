@@ -160,7 +160,7 @@ def _exif_info(im: Any) -> dict[str, Any]:
 
 
 def _to_srgb_uint8(im: Any, path: Path, notes: list[str], *, keep_gray: bool) -> np.ndarray:
-    from PIL import Image, ImageCms
+    from PIL import ImageCms
 
     mode = im.mode
     icc = im.info.get("icc_profile")

@@ -138,22 +138,10 @@ def example_scene(width: int = 640, height: int = 480, baseline: float = 0.12,
     """The bundled example: a textured background plane at 8 m, a mid-ground photo panel at
     4 m and a near panel at 2.5 m (scikit-image sample images), seen by a camera translating
     sideways by ``baseline`` metres over the exposure: real parallax."""
-    from skimage import data
-
     K = intrinsics(width, height, 60.0)
     size = (width, height)
-    bg = _fit(data.coffee(), size)
-    gravel = _fit(data.gravel(), size)
-    bg = np.clip(bg.astype(np.int16) + (gravel.astype(np.int16) - 128) // 4, 0, 255).astype(np.uint8)
-    layers = [Layer(bg, 8.0)]
-    for img, depth, box in ((data.astronaut(), 4.0, (0.08, 0.15, 0.42, 0.62)),
-                            (data.chelsea(), 2.5, (0.55, 0.45, 0.90, 0.90))):
-        tex = np.zeros((height, width, 3), np.uint8)
-        alpha = np.zeros((height, width), np.float32)
-        x0, y0, x1, y1 = int(box[0] * width), int(box[1] * height), int(box[2] * width), int(box[3] * height)
-        tex[y0:y1, x0:x1] = _fit(img, (x1 - x0, y1 - y0))
-        alpha[y0:y1, x0:x1] = 1.0
-        layers.append(Layer(tex, depth, alpha))
+    layers = panel_layers(width, height, 8.0, (("astronaut", 4.0, (0.08, 0.15, 0.42, 0.62)),
+                                               ("chelsea", 2.5, (0.55, 0.45, 0.90, 0.90))))
     if any(object_motion):
         last = layers[-1]
         mx, my = object_motion
@@ -201,14 +189,17 @@ def ground_truth_case(scene: Scene, name: str = "scene", *, present: int = 7, pa
     return GroundTruthCase(name, encode_uint8(photo_lin, response), frames, intervals, scene)
 
 
-def _panel_layers(width: int, height: int, back_depth: float,
-                  panels: Sequence[tuple[str, float, tuple]]) -> list[Layer]:
+def panel_layers(width: int, height: int, back_depth: float,
+                 panels: Sequence[tuple[str, float, tuple]], *, grain: int = 4) -> list[Layer]:
+    """A textured background plane (scikit-image's coffee photo plus gravel grain, stronger for
+    smaller ``grain``) at ``back_depth`` and opaque photo panels in front of it: ``panels`` holds
+    (scikit-image sample name, depth, (x0, y0, x1, y1) as fractions of the image)."""
     from skimage import data
 
     size = (width, height)
     bg = _fit(data.coffee(), size)
     gravel = _fit(data.gravel(), size)
-    bg = np.clip(bg.astype(np.int16) + (gravel.astype(np.int16) - 128) // 4, 0, 255).astype(np.uint8)
+    bg = np.clip(bg.astype(np.int16) + (gravel.astype(np.int16) - 128) // grain, 0, 255).astype(np.uint8)
     layers = [Layer(bg, back_depth)]
     for name, depth, box in panels:
         img = getattr(data, name)()
@@ -238,21 +229,21 @@ def benchmark_scenes(width: int = 480, height: int = 272, blur: float = 1.0) -> 
     out: dict[str, Scene] = {}
     # sideways translation: ~0.06 W on the near panel (2.5 m)
     b = blur * 0.06 * width * 2.5 / f
-    out["translation"] = Scene(tuple(_panel_layers(width, height, 8.0, panels)), K, size,
+    out["translation"] = Scene(tuple(panel_layers(width, height, 8.0, panels)), K, size,
                                CameraPath.linear(velocity=(b, 0.0, 0.0)))
     # rotation: roll about the optical axis plus a little pan
     roll = blur * 0.06 * width / (0.5 * width)
-    out["rotation"] = Scene(tuple(_panel_layers(width, height, 6.0, ())), K, size,
+    out["rotation"] = Scene(tuple(panel_layers(width, height, 6.0, ())), K, size,
                             CameraPath.linear(angular=(0.0, 0.25 * roll * 0.5 * width / f, roll)))
     # independent object motion on a static camera
-    layers = _panel_layers(width, height, 8.0, panels[1:])
+    layers = panel_layers(width, height, 8.0, panels[1:])
     mx, my = blur * 0.06 * width, blur * 0.02 * width
     last = layers[-1]
     layers[-1] = Layer(last.texture, last.depth, last.alpha, motion=lambda s: (mx * s, my * s))
     out["object"] = Scene(tuple(layers), K, size, CameraPath())
     # forward motion: radial blur, ~6 % of W at the image corners of the 4 m plane
     vz = blur * 0.06 * width / (0.5 * np.hypot(width, height)) * 4.0
-    out["forward"] = Scene(tuple(_panel_layers(width, height, 6.0, panels[:1])), K, size,
+    out["forward"] = Scene(tuple(panel_layers(width, height, 6.0, panels[:1])), K, size,
                            CameraPath.linear(velocity=(0.0, 0.0, vz)))
     return out
 

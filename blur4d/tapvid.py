@@ -260,24 +260,12 @@ def tracking_scene(width: int = 320, height: int = 240, *, object_speed: float =
     image widths per exposure) so that it occludes and disoccludes both; the camera translates
     sideways and rotates a little (``camera="translate"``), only rotates (``"rotate"``) or
     stays (``"static"``)."""
-    from skimage import data
-
-    from .synthetic import CameraPath, Layer, Scene, _fit, intrinsics
+    from .synthetic import CameraPath, Layer, Scene, intrinsics, panel_layers
 
     K = intrinsics(width, height, 60.0)
     size = (width, height)
-    bg = _fit(data.coffee(), size).astype(np.int16)
-    gravel = _fit(data.gravel(), size).astype(np.int16)
-    bg = np.clip(bg + (gravel - 128) // 3, 0, 255).astype(np.uint8)
-    layers = [Layer(bg, 10.0)]
-    for img, depth, box in ((data.astronaut(), 5.0, (0.30, 0.12, 0.75, 0.70)),
-                            (data.chelsea(), 2.5, (0.05, 0.45, 0.35, 0.92))):
-        tex = np.zeros((height, width, 3), np.uint8)
-        alpha = np.zeros((height, width), np.float32)
-        x0, y0, x1, y1 = int(box[0] * width), int(box[1] * height), int(box[2] * width), int(box[3] * height)
-        tex[y0:y1, x0:x1] = _fit(img, (x1 - x0, y1 - y0))
-        alpha[y0:y1, x0:x1] = 1.0
-        layers.append(Layer(tex, depth, alpha))
+    layers = panel_layers(width, height, 10.0, (("astronaut", 5.0, (0.30, 0.12, 0.75, 0.70)),
+                                                ("chelsea", 2.5, (0.05, 0.45, 0.35, 0.92))), grain=3)
     speed = float(object_speed) * width
     near = layers[-1]
     layers[-1] = Layer(near.texture, near.depth, near.alpha, motion=lambda s: (speed * (s + 0.5), -0.15 * speed * s))

@@ -332,9 +332,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     A, L = np.meshgrid(angles, lags, indexing="ij")
     cx, cy = (L * np.cos(A)).ravel(), (L * np.sin(A)).ravel()
     d_loc = st.dip(cx[:, None, None], cy[:, None, None])  # (C, ny, nx)
-    bi = d_loc.argmax(0)
     d_best = d_loc.max(0)
-    lx, ly = cx[bi], cy[bi]
     textured = st.texture > 0.05 * np.median(st.texture)
     is_local = textured & (d_best >= local_min) & (d_best > d_cam + local_margin)
     is_local = (ndimage.binary_opening(is_local, structure=np.ones((1, 2)))
