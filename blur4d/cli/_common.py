@@ -28,7 +28,8 @@ def add_generate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--past-future", action="store_true",
                    help="frames span [-1, 1]: the past, the exposure and the future")
     g.add_argument("--intervals", default=None, metavar="SPEC",
-                   help="explicit intervals: present:N, ppf:N[:A:B] or 'a,b;c,d;...' (exposure units)")
+                   help="explicit intervals: present:N, ppf:N[:A:B] or 'a,b;c,d;...' (exposure units; write "
+                        "--intervals=SPEC when SPEC starts with a minus sign)")
     g.add_argument("--direction", default=None,
                    help="motion-direction guidance: left-to-right, right-to-left, top-to-bottom, "
                         "bottom-to-top, or an angle in degrees")

@@ -15,7 +15,8 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--frames", type=int, default=16, help="number of frames (default 16)")
     p.add_argument("--past-future", action="store_true", help="frames span [-1, 1] (past, exposure, future)")
     p.add_argument("--intervals", default=None, metavar="SPEC",
-                   help="explicit intervals: present:N, ppf:N[:A:B] or 'a,b;c,d;...' (exposure units)")
+                   help="explicit intervals: present:N, ppf:N[:A:B] or 'a,b;c,d;...' (exposure units; write "
+                        "--intervals=SPEC when SPEC starts with a minus sign)")
     p.add_argument("--samples", type=int, default=1, help="number of plausible videos to sample (default 1)")
     p.add_argument("--direction", default=None,
                    help="motion-direction guidance: left-to-right, right-to-left, top-to-bottom, bottom-to-top, "
