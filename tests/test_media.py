@@ -137,3 +137,39 @@ def test_odd_sized_mp4_is_padded(tmp_path):
     frames = np.zeros((2, 33, 47, 3), np.uint8)
     write_mp4(tmp_path / "odd.mp4", frames, 10)
     assert read_frames(tmp_path / "odd.mp4")[0].shape == (2, 34, 48, 3)
+
+
+def _swapped_rb_profile() -> bytes:
+    """sRGB's ICC profile with the red and blue colorant tags swapped: a valid RGB profile in
+    which a pixel's red value means sRGB blue and vice versa."""
+    import struct
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", data[128:132])[0]
+    entries = {bytes(data[132 + 12 * i: 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, b = entries[b"rXYZ"], entries[b"bXYZ"]
+    data[r + 4: r + 12], data[b + 4: b + 12] = data[b + 4: b + 12], data[r + 4: r + 12]
+    return bytes(data)
+
+
+def test_non_srgb_icc_profile_is_converted(tmp_path):
+    g = _gradient()
+    p = tmp_path / "swapped.png"
+    Image.fromarray(g).save(p, icc_profile=_swapped_rb_profile())
+    ph = read_image(p)
+    assert any("ICC" in w for w in ph.warnings)
+    # converting through the profile swaps red and blue (up to LittleCMS rounding)
+    assert np.abs(ph.pixels.astype(int) - g[..., ::-1]).max() <= 2
+    assert np.abs(ph.pixels.astype(int) - g).mean() > 20
+
+
+@pytest.mark.parametrize("suffix,codec", [(".webm", "libvpx-vp9"), (".mov", "libx264")])
+def test_webm_and_mov_inputs(tmp_path, suffix, codec):
+    import imageio.v3 as iio
+
+    frames = np.stack([np.roll(_gradient(), 3 * i, axis=1) for i in range(4)])
+    path = tmp_path / f"v{suffix}"
+    iio.imwrite(path, frames, plugin="FFMPEG", fps=8, codec=codec, macro_block_size=1)
+    got, fps = read_frames(path)
+    assert got.shape == frames.shape and fps == pytest.approx(8)
+    assert np.abs(got.astype(int) - frames).mean() < 8
