@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                               max_pixels=args.max_pixels, progress=prog, **backend_options(args))
     from dataclasses import replace
 
+    import numpy as np
+
     written = []
     for k, (video, o) in enumerate(zip(result.samples, outs)):
         if args.fps:
@@ -104,4 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         v = result.video
         print(f"wrote {len(written)} video(s): {', '.join(written)} ({v.num_frames} frames, {v.width}x{v.height})")
+        if len(result.samples) > 1 and all(np.array_equal(s.frames, v.frames) for s in result.samples[1:]):
+            print("note: the samples are identical: the photo leaves no choice open"
+                  + (" once --direction is given" if args.direction is not None else ""))
     return 0
