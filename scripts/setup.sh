@@ -11,7 +11,7 @@ if command -v apt-get >/dev/null 2>&1; then
   for pkg in libusb-1.0-0 chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
   done
-  $PY -m venv --help >/dev/null 2>&1 || need="$need python3-venv"
+  $PY -c "import ensurepip, venv" >/dev/null 2>&1 || need="$need python3-venv"
   if [ -n "$need" ]; then
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $need
