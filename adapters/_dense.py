@@ -52,7 +52,14 @@ class DenseOptions:
     max_rel_uncertainty: float = 0.05
     """Drop points whose estimated depth uncertainty exceeds this fraction of their depth."""
     dynamic_px: float = 1.0
-    """Epipolar residual (px at the dense resolution) above which a pixel is independent motion."""
+    """Epipolar residual (px at the dense resolution) above which a pixel may be independent motion
+    (raised to ``dynamic_sigma`` robust standard deviations of the clip's residuals when those are larger)."""
+    dynamic_seed_px: float = 3.0
+    """A moving region must contain pixels whose residual exceeds this (px): regions grow from these
+    seeds down to the lower threshold (hysteresis). Generated clips have 1-2 px residual blobs from
+    generator artefacts; real independent motion leaves its epipolar lines by far more."""
+    dynamic_sigma: float = 4.0
+    """The lower threshold is at least this many robust standard deviations (1.4826 MAD) of the residuals."""
     fb_px: float = 1.0
     """Forward-backward flow disagreement (px) above which a pixel counts as occluded."""
     min_dynamic_area: int = 64
@@ -166,6 +173,43 @@ def _fill_from_surroundings(depth: np.ndarray, mask: np.ndarray, min_area: int) 
     return out, kept
 
 
+def _distance_from_infinity(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndarray, Ks: np.ndarray,
+                            Ts: np.ndarray, uvs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median over the valid views of the distance (px) between each observed position ``uvs`` (V, N, 2)
+    and the projection of its reference ray's point at infinity -> (N,) (0 where no view is valid)."""
+    ray = np.concatenate([np.asarray(uv_ref, np.float64), np.ones((len(uv_ref), 1))], 1) @ np.linalg.inv(K_ref).T
+    D = ray @ geo.invert(T_ref)[:3, :3].T  # world directions
+    dist = np.full(valid.shape, np.nan)
+    for v in range(len(Ts)):
+        p = D @ (Ks[v] @ np.asarray(Ts[v])[:3, :3]).T
+        ok = valid[v] & (p[:, 2] > 1e-12)
+        uv_inf = p[ok, :2] / p[ok, 2:3]
+        dist[v, ok] = np.linalg.norm(uvs[v, ok] - uv_inf, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nan_to_num(np.nanmedian(dist, axis=0))
+
+
+def _moving_regions(score: np.ndarray, usable: np.ndarray, options: DenseOptions) -> tuple[np.ndarray, float]:
+    """Moving pixels from per-pixel residuals (h, w): above the lower threshold (max of ``dynamic_px``
+    and ``dynamic_sigma`` robust sigmas of the usable residuals), opened by 3x3 against speckle, and
+    only in connected regions that hold a seed above ``dynamic_seed_px``. Returns (mask, lower threshold)."""
+    import cv2
+
+    r = score.ravel()[usable]
+    sigma = 1.4826 * float(np.median(np.abs(r - np.median(r)))) if len(r) else 0.0
+    lo = max(float(options.dynamic_px), options.dynamic_sigma * sigma)
+    hi = max(lo, float(options.dynamic_seed_px))
+    weak = cv2.morphologyEx((score > lo).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if not weak.any():
+        return weak.astype(bool), lo
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    seeded = np.zeros(n, bool)
+    seeded[np.unique(labels[(score > hi) & (weak > 0)])] = True
+    seeded[0] = False
+    return seeded[labels], lo
+
+
 def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: DenseOptions = DenseOptions(),
                  progress: Progress = NO_PROGRESS
                  ) -> tuple[PointCloud, tuple[PointCloud, ...], np.ndarray, dict[str, Any]]:
@@ -224,10 +268,14 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         med_res = np.nanmedian(per_view, axis=0) if len(others) > 1 else per_view[0]
-    moving = finite & ~occluded & (np.nan_to_num(med_res) > options.dynamic_px)
-    # remove speckle: moving regions must be connected areas
-    mask_m = moving.reshape(h, w)
-    mask_m = cv2.morphologyEx(mask_m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    score = np.where(finite & ~occluded, np.nan_to_num(med_res), 0.0)
+    # content whose flow runs against the parallax fits no positive depth (behind the camera): score
+    # it by how far its flow leaves the point at infinity of its ray, the nearest a static point can be
+    wrong_way = ~finite & ~occluded
+    if wrong_way.any():
+        score[wrong_way] = _distance_from_infinity(K[ref], Tcw[ref], uv_ref[wrong_way], K[others], Tcw[others],
+                                                   inside[:, wrong_way], valid[:, wrong_way])
+    mask_m, thr = _moving_regions(score.reshape(h, w), finite & ~occluded, options)
     static = (finite & ~occluded & ~mask_m.ravel() & (rel_unc < options.max_rel_uncertainty)
               & (rms <= options.dynamic_px))
     depth_ref = np.where(static, z, np.nan).reshape(h, w).astype(np.float32)
@@ -271,6 +319,7 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     info.update({
         "static_points": int(len(cloud)), "dynamic_pixels_ref": int(len(dyn_idx)),
         "dynamic_fraction": float(len(dyn_idx) / max(1, finite.sum())),
+        "dynamic_threshold_px": thr,
         "occluded_fraction": float(occluded.mean()),
         "median_rms_px": float(np.nanmedian(rms[finite])) if finite.any() else None,
         "median_rel_uncertainty": float(np.nanmedian(rel_unc[static])) if static.any() else None,
