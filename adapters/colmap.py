@@ -581,12 +581,18 @@ class ColmapCameras:
     """Compute dense points (flow stereo) after the cameras."""
     dense_long_side: int = 640
     """Long side (px) for dense matching."""
+    dense_dynamic_seed_px: float = 3.0
+    """Dense moving content: a region counts as moving only if some of its epipolar residuals exceed
+    this (px at dense_long_side); 1-2 px residual blobs on generated clips are generator artefacts."""
 
     def __post_init__(self) -> None:
         if self.refine_focal not in ("auto", "never", "always"):
             raise InputError(f"refine_focal: expected auto, never or always, got {self.refine_focal!r}")
         if not 1.0 < float(self.fov_deg) < 179.0:
             raise InputError(f"fov_deg: expected a field of view between 1 and 179 degrees, got {self.fov_deg}")
+        if not float(self.dense_dynamic_seed_px) > 0:
+            raise InputError(f"dense_dynamic_seed_px: expected a positive residual in px, "
+                             f"got {self.dense_dynamic_seed_px}")
         if self.long_side < 64 or self.dense_long_side < 64:
             raise InputError(f"long_side/dense_long_side: expected >= 64 px, "
                              f"got {self.long_side}/{self.dense_long_side}")
@@ -665,9 +671,8 @@ class ColmapCameras:
         points, dynamic, depth = None, (), None
         if self.dense and sfm.motion == "translation" and sfm.registered.sum() >= 2:
             t2 = time.perf_counter()
-            points, dynamic, depth, dinfo = dense_points(frames, cams, sfm.ref,
-                                                         options=DenseOptions(long_side=self.dense_long_side),
-                                                         progress=progress)
+            dense_opts = DenseOptions(long_side=self.dense_long_side, dynamic_seed_px=self.dense_dynamic_seed_px)
+            points, dynamic, depth, dinfo = dense_points(frames, cams, sfm.ref, options=dense_opts, progress=progress)
             timings["dense"] = time.perf_counter() - t2
             info["dense"] = dinfo
         elif sfm.motion in ("rotation-only", "static"):

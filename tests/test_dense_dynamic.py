@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("pycolmap")
 
-from blur4d import geometry as geo  # noqa: E402
-from blur4d.synthetic import CameraPath, Scene, example_scene  # noqa: E402
-from blur4d.types import Intervals, Video  # noqa: E402
+from blur4d import geometry as geo
+from blur4d.synthetic import CameraPath, Scene, example_scene
+from blur4d.types import Intervals, Video
 
 
 def _moving_layer_mask(scene: Scene, s: float) -> np.ndarray:
@@ -54,8 +54,9 @@ def test_moving_regions_need_a_seed_and_beat_the_noise():
 
 
 def test_generated_clip_of_a_static_scene_has_no_moving_points():
-    from blur4d import api
     from blur4d.adapters.colmap import ColmapCameras
+
+    from blur4d import api
 
     # the classical generator's clip of the static example: its flow has 1-2 px off-epipolar
     # artefacts that a fixed 1 px threshold used to flag (1560 points at this size)
@@ -91,3 +92,19 @@ def test_motion_against_the_parallax_is_flagged():
     flagged[yi, xi] = True
     assert flagged[mask].mean() > 0.8  # recall on the moving panel
     assert flagged[~mask].mean() < 0.05  # few false positives off it
+
+
+def test_seed_threshold_option_is_checked_and_passed_on():
+    from blur4d.adapters.colmap import ColmapCameras
+
+    from blur4d.errors import InputError
+
+    with pytest.raises(InputError, match="dense_dynamic_seed_px"):
+        ColmapCameras(dense_dynamic_seed_px=0.0)
+    # with the seed at the lower threshold the decision is the plain 1 px one again: the
+    # generated static clip's artefacts come back (this is what the seed removes)
+    from blur4d import api
+
+    video = api.generate(example_scene(480, 360).photo(), frames=8, seed=0).samples[0]
+    res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.0)(video, seed=0)
+    assert sum(len(d) for d in res.dynamic) > 0
