@@ -4,10 +4,16 @@ The reference frame's pixels are matched into every other posed frame with DIS o
 triangulated along the reference rays with all views at once (iteratively reweighted linear
 least squares on the reprojection error, :func:`blur4d.geometry.triangulate_along_rays`). Each
 point carries a confidence from its depth uncertainty (reprojection sensitivity to depth) and
-its source frame. Pixels whose flow does not fit the camera motion (epipolar residual above a
-threshold) are independent motion: they are flagged ``dynamic`` and written per frame, placed at
-the depth of their static surroundings (a single moving camera cannot triangulate content that
-moves on its own; these points get a low confidence and say so in the provenance).
+its source frame. Pixels whose flow does not fit the camera motion are independent motion: their
+median epipolar residual over the views is above a threshold (``dynamic_px``, raised to a multiple
+of the clip's robust residual noise), in connected regions that survive a 3x3 opening and hold
+some residual above ``dynamic_seed_px`` (hysteresis: generated clips have 1-2 px off-epipolar
+artefact blobs, real independent motion leaves its lines by far more); or their flow runs
+against the parallax so that no positive depth fits it, by more than those thresholds from the
+ray's point at infinity. They are flagged ``dynamic`` and written per frame, placed at the
+depth of their static surroundings (a single moving camera cannot triangulate content that
+moves on its own; these points get a low confidence and say so in the provenance). Motion along
+the epipolar lines that a positive depth explains is not observable from one moving camera.
 """
 
 from __future__ import annotations

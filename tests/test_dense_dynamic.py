@@ -53,15 +53,19 @@ def test_moving_regions_need_a_seed_and_beat_the_noise():
     assert mask[60:100, 80:140].all() and mask.mean() < 0.15
 
 
-def test_generated_clip_of_a_static_scene_has_no_moving_points():
-    from blur4d.adapters.colmap import ColmapCameras
-
+@pytest.fixture(scope="module")
+def generated_static() -> Video:
+    """The classical generator's clip of the static example: its flow has 1-2 px off-epipolar
+    artefacts that a fixed 1 px threshold used to flag (1560 points at this size)."""
     from blur4d import api
 
-    # the classical generator's clip of the static example: its flow has 1-2 px off-epipolar
-    # artefacts that a fixed 1 px threshold used to flag (1560 points at this size)
-    video = api.generate(example_scene(480, 360).photo(), frames=8, seed=0).samples[0]
-    res = ColmapCameras(dense_long_side=480)(video, seed=0)
+    return api.generate(example_scene(480, 360).photo(), frames=8, seed=0).samples[0]
+
+
+def test_generated_clip_of_a_static_scene_has_no_moving_points(generated_static):
+    from blur4d.adapters.colmap import ColmapCameras
+
+    res = ColmapCameras(dense_long_side=480)(generated_static, seed=0)
     assert res.cameras.ok and res.points is not None and len(res.points) > 0.5 * 480 * 360
     assert sum(len(d) for d in res.dynamic) == 0
     assert res.info["dense"]["dynamic_fraction"] == 0.0
@@ -94,7 +98,7 @@ def test_motion_against_the_parallax_is_flagged():
     assert flagged[~mask].mean() < 0.05  # few false positives off it
 
 
-def test_seed_threshold_option_is_checked_and_passed_on():
+def test_seed_threshold_option_is_checked_and_passed_on(generated_static):
     from blur4d.adapters.colmap import ColmapCameras
 
     from blur4d.errors import InputError
@@ -103,8 +107,5 @@ def test_seed_threshold_option_is_checked_and_passed_on():
         ColmapCameras(dense_dynamic_seed_px=0.0)
     # with the seed at the lower threshold the decision is the plain 1 px one again: the
     # generated static clip's artefacts come back (this is what the seed removes)
-    from blur4d import api
-
-    video = api.generate(example_scene(480, 360).photo(), frames=8, seed=0).samples[0]
-    res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.0)(video, seed=0)
+    res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.0)(generated_static, seed=0)
     assert sum(len(d) for d in res.dynamic) > 0
