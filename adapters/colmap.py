@@ -210,7 +210,7 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
         improved = False
         for _ in range(8):
             Hpp_d = Hpp + lam * np.einsum("pii->pi", Hpp)[:, :, None] * np.eye(3) + 1e-12 * np.eye(3)
-            Hpp_inv = np.linalg.inv(Hpp_d)
+            Hpp_inv = _inv_blocks(Hpp_d)
             A = Hcp @ Hpp_inv  # (P, NC, 3)
             S = Hcc + lam * np.diag(np.diag(Hcc)) - _flat(A) @ _flat(Hcp).T
             rhs = -gc + _flat(A) @ gp.ravel()
@@ -244,7 +244,7 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
     if nf:
         # marginal covariance of the cameras = inverse Schur complement (undamped), pseudo-inverse
         # because the scale of the scene is a free direction
-        Hpp_inv = np.linalg.inv(Hpp + 1e-12 * np.eye(3))
+        Hpp_inv = _inv_blocks(Hpp)
         S0 = Hcc - _flat(Hcp @ Hpp_inv) @ _flat(Hcp).T
         n = np.linalg.norm(r, axis=1)
         s2 = float(np.sum(np.minimum(n, 3 * loss_px) ** 2) / max(1, 2 * M - NC - 3 * P))
@@ -257,6 +257,16 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
         else:
             sigma = float(np.sqrt(max(float(np.sum(V[-1, ~tiny] ** 2 / ev[~tiny])), 0.0) * s2))
     return geo.pose_matrix(R, t), X, float(f), BAResult(cost, it, sigma)
+
+
+def _inv_blocks(H: np.ndarray) -> np.ndarray:
+    """Inverse of a stack of symmetric 3x3 blocks; rank-deficient blocks (a point seen along
+    nearly parallel rays, or with all its observations down-weighted) get the pseudo-inverse,
+    so an unconstrained point contributes nothing instead of raising."""
+    try:
+        return np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(H, hermitian=True)
 
 
 def _triangulate_tracks(obs: np.ndarray, K: np.ndarray, poses: np.ndarray, reg: np.ndarray) -> np.ndarray:

@@ -203,3 +203,16 @@ def test_wrong_focal_prior_is_kept_when_not_observable():
     assert res.cameras.K[0, 0, 0] == pytest.approx(focal_prior(W, H, fov_deg=50.0)[0])
     assert "not observable" in res.info["focal_note"]
     assert geo.heading_error_deg(res.cameras.cam_from_world, gt) < 2.0
+
+
+def test_rank_deficient_point_blocks_do_not_raise():
+    """A point constrained along one direction only (e.g. observed along parallel rays) has a
+    singular 3x3 Hessian block; the bundle adjustment's inverse must not raise on it."""
+    from blur4d.adapters.colmap import _inv_blocks
+
+    good = np.diag([2.0, 3.0, 4.0])
+    v = np.array([1.0, 2.0, 2.0]) / 3.0
+    singular = 1e6 * np.outer(v, v)  # rank 1, large entries: a tiny ridge would vanish
+    out = _inv_blocks(np.stack([good, singular]))
+    np.testing.assert_allclose(out[0], np.linalg.inv(good))
+    np.testing.assert_allclose(out[1], np.linalg.pinv(singular), atol=1e-15)
