@@ -311,7 +311,8 @@ class SfmOutput:
 
 
 def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 0, min_inliers: int = 30,
-              min_parallax_px: float = 0.3, ransac_px: float = 1.0, refine_focal: str = "auto",
+              min_parallax_px: float = 0.3, static_px: float = 0.25, static_fraction: float = 0.5,
+              ransac_px: float = 1.0, refine_focal: str = "auto",
               focal_observable: float = 0.02, dynamic_px: float = 2.0, max_ba_points: int = 1000,
               ba_iterations: int = 30) -> SfmOutput:
     """Cameras from correspondences ``obs`` (T, N, 2) (NaN = unobserved) in an image of ``size``
@@ -365,7 +366,23 @@ def solve_sfm(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int = 
     par, i0, j0 = best
     info["init_pair"] = [int(i0), int(j0)]
     info["init_parallax_px"] = par
-    # 2. no parallax: rotation only or static ---------------------------------------------
+    # 2a. a static camera watching moving content: with no translation every still point
+    # satisfies any translational epipolar geometry, so the moving minority would decide the
+    # "motion". Most tracks not moving at all across the widest pair means the camera stood still.
+    both = seen[i0] & seen[j0]
+    disp = np.linalg.norm(obs[j0, both] - obs[i0, both], axis=1)
+    still = disp < static_px
+    info["still_fraction"] = float(still.mean()) if len(disp) else 0.0
+    if par >= min_parallax_px and len(disp) and still.mean() >= static_fraction:
+        poses = np.tile(np.eye(4), (T, 1, 1))
+        moving = np.zeros(N, bool)
+        moving[np.flatnonzero(both)[disp >= 2 * static_px]] = True
+        reason = (f"static camera with independent motion: {still.mean():.0%} of the tracks stay within "
+                  f"{static_px} px between frames {i0} and {j0} while {moving.sum() / max(len(disp), 1):.0%} "
+                  "move on their own; no baseline, so no depth")
+        return SfmOutput(K, poses, np.ones(T, bool), np.full((N, 3), np.nan), np.zeros(N, bool), moving,
+                         False, reason, "static", 0, info)
+    # 2b. no parallax: rotation only or static ---------------------------------------------
     if par < min_parallax_px:
         poses = nanpose.copy()
         reg = np.zeros(T, bool)

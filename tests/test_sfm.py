@@ -216,3 +216,24 @@ def test_rank_deficient_point_blocks_do_not_raise():
     out = _inv_blocks(np.stack([good, singular]))
     np.testing.assert_allclose(out[0], np.linalg.inv(good))
     np.testing.assert_allclose(out[1], np.linalg.pinv(singular), atol=1e-15)
+
+
+def test_static_camera_with_a_moving_object_is_static():
+    """Still points satisfy any translational epipolar geometry, so a large moving object (here
+    ~36 % of the view, enough to own the 80th-percentile parallax) must not make a static
+    camera look like a translating one."""
+    from blur4d.adapters.colmap import ColmapCameras
+    from blur4d.synthetic import Layer, panel_layers
+
+    base = example_scene(W, H)
+    back, panel = panel_layers(W, H, 8.0, (("astronaut", 3.0, (0.1, 0.1, 0.7, 0.7)),))
+    moving = Layer(panel.texture, panel.depth, panel.alpha, motion=lambda s: (30.0 * s, 12.0 * s))
+    scene = Scene((back, moving), base.K, base.size, CameraPath.linear())
+    s = np.linspace(-0.5, 0.5, T)
+    iv = Intervals(np.stack([s, s], 1))
+    res = ColmapCameras()(Video(scene.video(iv), iv), seed=0)
+    cams = res.cameras
+    assert not cams.ok and cams.motion == "static", cams.reason
+    assert "independent motion" in cams.reason and "no depth" in cams.reason
+    assert np.allclose(cams.cam_from_world, np.eye(4))
+    assert res.points is None and res.depth is None
