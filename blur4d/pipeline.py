@@ -218,6 +218,11 @@ def reconstruct(
                                             "(or --reuse to keep its finished stages)")
         if folder.exists() and not folder.is_dir():
             raise InputError(f"output folder {folder} exists and is not a folder; choose another --out")
+        if isinstance(source, (str, os.PathLike)):
+            src, dst = Path(source).resolve(), folder.resolve()
+            if src == dst or dst in src.parents or src == ply_path.resolve():
+                raise InputError(f"--out {ply_path}: its folder {folder} would replace the input {source}; "
+                                 "choose another --out")
     reuse_dir = folder if (reuse and folder is not None and folder.is_dir()) else None
     stages = _Stages()
     t_all = time.perf_counter()

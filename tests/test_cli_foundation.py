@@ -127,3 +127,18 @@ def test_generate_verb_survives_backend_imports():
             "assert blur4d.generate is blur4d.api.generate, blur4d.generate; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_overwrite_never_replaces_the_input(tmp_path):
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 40, 3), 40 * i, np.uint8)).save(frames / f"{i}.png")
+    # the scene folder of clip.ply would be clip/ itself
+    code, _, stderr = run_cli("reconstruct", str(frames), "--out", str(tmp_path / "clip.ply"), "--overwrite")
+    assert code == 1 and "would replace the input" in stderr, stderr
+    assert len(list(frames.iterdir())) == 3
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p.png")
+    code, _, stderr = run_cli("synth", str(frames), "--out", str(frames), "--overwrite")
+    assert code == 1 and "is the input" in stderr, stderr
+    assert len(list(frames.iterdir())) == 3

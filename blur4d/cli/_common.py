@@ -14,8 +14,13 @@ def progress(args: argparse.Namespace) -> RichProgress:
 
 
 def check_out(path: str | Path, args: argparse.Namespace, what: str = "output") -> Path:
+    """Refuse an output that exists (without --overwrite), is unwritable, or is the input itself."""
     from .._fs import check_output
+    from ..errors import InputError
 
+    source = getattr(args, "input", None) or getattr(args, "pred", None)
+    if source is not None and Path(path).resolve() == Path(source).resolve():
+        raise InputError(f"--out {path} is the input; choose another output path")
     return check_output(path, overwrite=args.overwrite, what=what)
 
 
