@@ -39,31 +39,6 @@ import numpy as np
 CASES = ("sideways", "forward", "rotation", "moving", "generated")
 
 
-def gt_depth(scene, cam_from_world: np.ndarray) -> np.ndarray:
-    """z-depth of the front-most plane per pixel (planes z = depth in the world)."""
-    import cv2
-
-    from blur4d import geometry as geo
-
-    W, H = scene.size
-    ys, xs = np.mgrid[0:H, 0:W]
-    rays = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(-1, 3) @ np.linalg.inv(scene.K).T
-    wfc = geo.invert(cam_from_world)
-    dz = rays @ wfc[2, :3]
-    out = np.full(H * W, np.nan)
-    for layer in scene.layers:
-        lam = (layer.depth - wfc[2, 3]) / dz
-        if layer.alpha is None:
-            out[:] = lam
-            continue
-        Xw = rays * lam[:, None] @ wfc[:3, :3].T + wfc[:3, 3]
-        uv = (Xw / Xw[:, 2:3]) @ scene.K.T
-        a = cv2.remap(layer.alpha.astype(np.float32), uv[:, 0].astype(np.float32).reshape(H, W),
-                      uv[:, 1].astype(np.float32).reshape(H, W), cv2.INTER_NEAREST, borderValue=0).ravel()
-        out = np.where(a > 0.5, lam, out)
-    return out.reshape(H, W)
-
-
 def make_case(case: str, size: tuple[int, int], frames: int):
     """-> (Video, synthetic Scene, GT cam_from_world (T, 4, 4))."""
     from blur4d.synthetic import CameraPath, Scene, example_scene
@@ -94,7 +69,7 @@ def evaluate(res, scene, gt: np.ndarray) -> dict:
     from blur4d import geometry as geo
 
     cams = res.cameras
-    depth0 = gt_depth(scene, gt[0])
+    depth0 = scene.depth_map(gt[0])
     scene_depth = float(np.nanmedian(depth0))
     out: dict = {"ok": bool(cams.ok), "motion": cams.motion, "reason": cams.reason,
                  "registered": int(cams.registered.sum()), "frames": int(cams.num_frames),
@@ -111,7 +86,7 @@ def evaluate(res, scene, gt: np.ndarray) -> dict:
         ref = int(res.info["dense"]["ref"])
         X = sim.apply(res.points.xyz.astype(np.float64))
         uv, z = geo.project(scene.K, gt[ref], X)
-        d_gt = gt_depth(scene, gt[ref])
+        d_gt = scene.depth_map(gt[ref])
         W, H = scene.size
         xi, yi = np.round(uv).astype(int).T
         inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H) & (z > 0)
@@ -171,7 +146,7 @@ def run_colmap_default(video, scene, gt: np.ndarray) -> dict:
         M[:3, :] = img.cam_from_world().matrix()
         est[t] = M
     reg = np.isfinite(est).all((1, 2))
-    depth0 = float(np.nanmedian(gt_depth(scene, gt[0])))
+    depth0 = float(np.nanmedian(scene.depth_map(gt[0])))
     out["registered"] = int(reg.sum())
     if reg.sum() >= 2:
         ate, _ = geo.ate(geo.invert(est[reg])[:, :3, 3], geo.invert(gt[reg])[:, :3, 3])

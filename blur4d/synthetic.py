@@ -71,16 +71,9 @@ class Scene:
         import cv2
 
         W, H = self.size
-        T = self.path.cam_from_world(s)
-        R, t = T[:3, :3], T[:3, 3]
-        Kinv = np.linalg.inv(self.K)
         out = np.zeros((H, W, 3), np.float32)
-        n = np.array([0.0, 0.0, 1.0])
         for layer in self.layers:
-            Hm = self.K @ (R + np.outer(t, n) / layer.depth) @ Kinv
-            if layer.motion is not None:
-                dx, dy = layer.motion(s)
-                Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
+            Hm = self.layer_homography(layer, s)
             lin = decode(layer.texture, "srgb")
             warped = cv2.warpPerspective(lin, Hm, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             if layer.alpha is None:
@@ -90,6 +83,49 @@ class Scene:
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
                 out = out * (1 - a) + warped * a
         return out
+
+    def layer_homography(self, layer: Layer, s: float) -> np.ndarray:
+        """3x3 map from a layer's reference pixels into the frame at time ``s``: the plane's
+        homography ``K (R + t n^T / Z) K^-1`` after the layer's own motion, if any."""
+        T = self.path.cam_from_world(float(s))
+        Hm = self.K @ (T[:3, :3] + np.outer(T[:3, 3], [0.0, 0.0, 1.0]) / layer.depth) @ np.linalg.inv(self.K)
+        if layer.motion is not None:
+            dx, dy = layer.motion(float(s))
+            Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
+        return Hm
+
+    def layer_mask(self, k: int, s: float) -> np.ndarray:
+        """(H, W) bool: where layer ``k`` covers the frame at time ``s`` (before occlusion by
+        nearer layers), warped exactly as :meth:`render` warps it."""
+        import cv2
+
+        layer = self.layers[k]
+        if layer.alpha is None:
+            return np.ones(self.size[::-1], bool)
+        return cv2.warpPerspective(layer.alpha.astype(np.float32), self.layer_homography(layer, s), self.size) > 0.5
+
+    def depth_map(self, cam_from_world: np.ndarray) -> np.ndarray:
+        """(H, W) z-depth of the front-most plane per pixel seen by a camera ``cam_from_world``
+        (static layers: planes z = depth in the world; NaN where no layer is hit)."""
+        import cv2
+
+        W, H = self.size
+        ys, xs = np.mgrid[0:H, 0:W]
+        rays = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(-1, 3) @ np.linalg.inv(self.K).T
+        wfc = np.linalg.inv(cam_from_world)
+        dz = rays @ wfc[2, :3]
+        out = np.full(H * W, np.nan)
+        for layer in self.layers:
+            lam = (layer.depth - wfc[2, 3]) / dz
+            if layer.alpha is None:
+                out[:] = lam
+                continue
+            Xw = rays * lam[:, None] @ wfc[:3, :3].T + wfc[:3, 3]
+            uv = (Xw / Xw[:, 2:3]) @ self.K.T
+            a = cv2.remap(layer.alpha.astype(np.float32), uv[:, 0].astype(np.float32).reshape(H, W),
+                          uv[:, 1].astype(np.float32).reshape(H, W), cv2.INTER_NEAREST, borderValue=0).ravel()
+            out = np.where(a > 0.5, lam, out)
+        return out.reshape(H, W)
 
     def render_interval(self, a: float, b: float, samples: int = 48) -> np.ndarray:
         """Linear-light average over [a, b] with ``samples`` sub-frames -> (H, W, 3) float32."""

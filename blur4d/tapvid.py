@@ -170,14 +170,7 @@ def evaluate_tracker_output(gt_xy: np.ndarray, gt_visible: np.ndarray, tracks: A
 def layer_homography(scene: Any, layer: Any, s: float) -> np.ndarray:
     """3x3 map from a layer's reference pixels to the image at time ``s`` (exposure units): the
     same matrix :meth:`blur4d.synthetic.Scene.render` warps the layer with."""
-    T = scene.path.cam_from_world(float(s))
-    R, t = T[:3, :3], T[:3, 3]
-    n = np.array([0.0, 0.0, 1.0])
-    Hm = scene.K @ (R + np.outer(t, n) / layer.depth) @ np.linalg.inv(scene.K)
-    if layer.motion is not None:
-        dx, dy = layer.motion(float(s))
-        Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
-    return Hm
+    return scene.layer_homography(layer, s)
 
 
 def _apply(H: np.ndarray, xy: np.ndarray) -> np.ndarray:

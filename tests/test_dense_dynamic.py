@@ -13,19 +13,6 @@ from blur4d.synthetic import CameraPath, Scene, example_scene
 from blur4d.types import Intervals, Video
 
 
-def _moving_layer_mask(scene: Scene, s: float) -> np.ndarray:
-    """Where the scene's last (moving) layer covers the frame at time ``s``."""
-    import cv2
-
-    layer = scene.layers[-1]
-    T_ = scene.path.cam_from_world(s)
-    Hm = scene.K @ (T_[:3, :3] + np.outer(T_[:3, 3], [0, 0, 1.0]) / layer.depth) @ np.linalg.inv(scene.K)
-    if layer.motion is not None:
-        dx, dy = layer.motion(s)
-        Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
-    return cv2.warpPerspective(layer.alpha.astype(np.float32), Hm, scene.size) > 0.5
-
-
 def test_moving_regions_need_a_seed_and_beat_the_noise():
     from blur4d.adapters._dense import DenseOptions, _moving_regions
 
@@ -88,7 +75,7 @@ def test_motion_against_the_parallax_is_flagged():
     ref = int(res.info["dense"]["ref"])
     d = res.dynamic[ref]
     assert len(d) and d.dynamic.all()
-    mask = _moving_layer_mask(scene, float(s[ref]))
+    mask = scene.layer_mask(-1, float(s[ref]))
     uv, _ = geo.project(res.cameras.K[ref], res.cameras.cam_from_world[ref], d.xyz.astype(np.float64))
     xi = np.clip(np.round(uv[:, 0]).astype(int), 0, W - 1)
     yi = np.clip(np.round(uv[:, 1]).astype(int), 0, H - 1)

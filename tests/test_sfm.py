@@ -22,42 +22,6 @@ def clip(path: CameraPath, object_motion=(0.0, 0.0), width: int = W, height: int
     return Video(scene.video(iv), iv), scene, scene.cam_from_world(s)
 
 
-def gt_depth(scene: Scene, cam_from_world: np.ndarray) -> np.ndarray:
-    """z-depth of the front-most layer per pixel in a camera (planes z = depth in the world)."""
-    import cv2
-
-    Wd, Hd = scene.size
-    ys, xs = np.mgrid[0:Hd, 0:Wd]
-    rays = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(-1, 3) @ np.linalg.inv(scene.K).T
-    wfc = geo.invert(cam_from_world)
-    dz = rays @ wfc[2, :3]
-    out = np.full(Hd * Wd, np.nan)
-    for layer in scene.layers:
-        lam = (layer.depth - wfc[2, 3]) / dz
-        Xw = rays * lam[:, None] @ wfc[:3, :3].T + wfc[:3, 3]
-        if layer.alpha is None:
-            out[:] = lam
-            continue
-        uv = (Xw / Xw[:, 2:3]) @ scene.K.T  # reference-camera pixel of the plane point
-        a = cv2.remap(layer.alpha.astype(np.float32), uv[:, 0].astype(np.float32).reshape(Hd, Wd),
-                      uv[:, 1].astype(np.float32).reshape(Hd, Wd), cv2.INTER_NEAREST, borderValue=0).ravel()
-        out = np.where(a > 0.5, lam, out)
-    return out.reshape(Hd, Wd)
-
-
-def layer_mask(scene: Scene, k: int, s: float) -> np.ndarray:
-    """Where layer ``k`` covers the frame at time ``s`` (warped exactly as Scene.render does)."""
-    import cv2
-
-    layer = scene.layers[k]
-    T_ = scene.path.cam_from_world(s)
-    Hm = scene.K @ (T_[:3, :3] + np.outer(T_[:3, 3], [0, 0, 1.0]) / layer.depth) @ np.linalg.inv(scene.K)
-    if layer.motion is not None:
-        dx, dy = layer.motion(s)
-        Hm = Hm @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1.0]])
-    return cv2.warpPerspective(layer.alpha.astype(np.float32), Hm, scene.size) > 0.5
-
-
 @pytest.fixture(scope="module")
 def sideways():
     from blur4d.adapters.colmap import ColmapCameras
@@ -85,7 +49,7 @@ def test_sideways_dense_points_accuracy(sideways):
     ref = int(res.info["dense"]["ref"])
     X = sim.apply(res.points.xyz.astype(np.float64))
     uv, z = geo.project(scene.K, gt[ref], X)
-    d_gt = gt_depth(scene, gt[ref])
+    d_gt = scene.depth_map(gt[ref])
     xi, yi = np.round(uv).astype(int).T
     inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)
     err = np.abs(z[inside] - d_gt[yi[inside], xi[inside]])
@@ -163,7 +127,7 @@ def test_independent_motion_is_flagged_dynamic():
     uv, _ = geo.project(res.cameras.K[ref], res.cameras.cam_from_world[ref], d.xyz.astype(np.float64))
     import cv2
 
-    inside = cv2.dilate(layer_mask(scene, -1, -0.5 + ref / (T - 1)).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    inside = cv2.dilate(scene.layer_mask(-1, -0.5 + ref / (T - 1)).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     xi = np.clip(np.round(uv[:, 0]).astype(int), 0, W - 1)
     yi = np.clip(np.round(uv[:, 1]).astype(int), 0, H - 1)
     assert inside[yi, xi].mean() > 0.8
