@@ -96,3 +96,18 @@ def test_seed_threshold_option_is_checked_and_passed_on(generated_static):
     # generated static clip's artefacts come back (this is what the seed removes)
     res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.0)(generated_static, seed=0)
     assert sum(len(d) for d in res.dynamic) > 0
+
+
+def test_render_depth_keeps_the_nearest_point_per_pixel():
+    from blur4d.adapters._dense import render_depth
+
+    K = np.array([[100.0, 0, 20], [0, 100.0, 15], [0, 0, 1]])
+    T = np.eye(4)
+    # two points on the same ray (pixel 10.5, 5.5): the nearer must win whatever the order
+    far = np.array([[(10.5 - 20) * 4.0 / 100, (5.5 - 15) * 4.0 / 100, 4.0]])
+    near = far / 2
+    behind = np.array([[0.0, 0.0, -1.0]])
+    for pts in (np.concatenate([far, near, behind]), np.concatenate([near, far, behind])):
+        d = render_depth(pts, K, T, (40, 30))
+        assert d[5, 10] == pytest.approx(2.0) and d[6, 11] == pytest.approx(2.0)  # 2x2 footprint
+        assert np.isfinite(d).sum() == 4  # the point behind the camera leaves nothing
