@@ -222,13 +222,20 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, overwrite: bool = F
     return path
 
 
-def encode_png(img: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 image (for embedding in HTML)."""
-    from PIL import Image
+def encode_png(img: np.ndarray, level: int = 3) -> bytes:
+    """PNG bytes of a uint8 gray/RGB/RGBA image through OpenCV (zlib ``level`` 0-9: 1 is ~4x faster
+    than Pillow's default 6 for ~20 % larger files; 3 for HTML embeds)."""
+    import cv2
 
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(img)).save(buf, format="PNG")
-    return buf.getvalue()
+    img = np.asarray(img)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = img[..., ::-1]
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., [2, 1, 0, 3]]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img), [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
+    if not ok:
+        raise InputError(f"PNG encode failed for an image of shape {img.shape} {img.dtype}")
+    return buf.tobytes()
 
 
 # -------------------------------------------------------------------------------------------
@@ -341,10 +348,8 @@ def save_video(video: Video, path: str | os.PathLike, *, overwrite: bool = False
     if path.suffix == "":
         with atomic_path(path, overwrite=overwrite) as tmp:
             tmp.mkdir()
-            from PIL import Image
-
             for i, f in enumerate(video.frames):
-                Image.fromarray(f).save(tmp / f"frame_{i:03d}.png")
+                (tmp / f"frame_{i:03d}.png").write_bytes(encode_png(f, level=1))
             write_json(tmp / "intervals.json", meta)
         return path
     if path.suffix.lower() != ".mp4":

@@ -173,3 +173,18 @@ def test_webm_and_mov_inputs(tmp_path, suffix, codec):
     got, fps = read_frames(path)
     assert got.shape == frames.shape and fps == pytest.approx(8)
     assert np.abs(got.astype(int) - frames).mean() < 8
+
+
+def test_encode_png_round_trips_gray_rgb_rgba():
+    import io
+
+    from PIL import Image
+
+    from blur4d.media import encode_png
+
+    rng = np.random.default_rng(0)
+    for shape in ((9, 7), (9, 7, 3), (9, 7, 4)):
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        for level in (1, 3):
+            back = np.asarray(Image.open(io.BytesIO(encode_png(img, level=level))))
+            assert back.shape == img.shape and np.array_equal(back, img)
