@@ -27,8 +27,8 @@ from . import stages
 from .errors import InputError
 from .media import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, Photo, load_video
 from .progress import NO_PROGRESS, Progress
-from .registry import make_backend
-from .stages import resolve_intervals
+from .registry import make_backend  # re-exported: it used to live here
+from .stages import resolve_intervals  # noqa: F401  (re-exported: it used to live here)
 from .types import ConsistencyReport, FaceTracks, Generation, Intervals, Scene, Tracks, Video
 
 PathLike = str | os.PathLike

@@ -160,7 +160,8 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
         if stage.needs_folder and folder is None:
             rec.set(stage.name, "skipped", note="no output folder")
             continue
-        if reuse_dir is not None and stage.load is not None and (stage.reuse_with is None or stage.reuse_with in reused):
+        can_reuse = stage.reuse_with is None or stage.reuse_with in reused
+        if reuse_dir is not None and stage.load is not None and can_reuse:
             fields = stage.load(reuse_dir, ctx.ply_path)
             if fields or stage.reuse_with is not None:
                 state.update(fields)
