@@ -165,7 +165,7 @@ class ColmapCameras:
         info.update({"focal_prior": f_src, "focal_prior_px": f_full, "work_size": [w, h],
                      "correspondences": {"klt_anchors": [0, T - 1], "tracking_stage": n_track_stage,
                                          "sift_first_last": n_sift, "total_tracks": int(obs.shape[1])}})
-        prov = Provenance.capture("colmap", asdict(self), seed=seed, packages=("pycolmap", "opencv-python", "scipy"),
+        prov = Provenance.capture("colmap", asdict(self), seed=seed, packages=("pycolmap", "opencv-contrib-python", "scipy"),
                                   timings=timings, method="small-baseline SfM: widest-pair init, PnP, robust BA",
                                   info=_jsonable(info))
         cams = Cameras(K=np.repeat(K_full[None], T, 0), cam_from_world=sfm.poses, image_size=(Wf, H),

@@ -286,7 +286,7 @@ def reconstruct(
                               "registered": int(cams.registered.sum()), "frames": cams.num_frames,
                               "scale_known": cams.scale_known}
         prov = Provenance.capture("reconstruct", config, seed=seed, timings=run["timings"],
-                                  packages=("pycolmap", "opencv-python", "scipy", "open3d"))
+                                  packages=("pycolmap", "opencv-contrib-python", "scipy", "open3d"))
         run["packages"] = prov.packages
         run["created"] = prov.created
         write_json(tmp / "run.json", run)

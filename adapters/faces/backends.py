@@ -60,7 +60,7 @@ class _FaceTrackerBase:
         faces = _build_tracks(dets, video, Ks, model, cfg)
         timings["track_pose_smooth"] = time.perf_counter() - t0
         prov = Provenance.capture(
-            f"faces.{self.name}", cfg, packages=("mediapipe", "opencv-python-headless", "opencv-python", "scipy"),
+            f"faces.{self.name}", cfg, packages=("mediapipe", "opencv-contrib-python", "scipy"),
             timings=timings, face_model=model.source, intrinsics=k_source,
             pixels="x = x_norm * W - 0.5, y = y_norm * H - 0.5 (centre of the top-left pixel at 0, 0); z = z_norm * W",
             head_frame="x subject's left, y forehead->chin, z into the head; cm",

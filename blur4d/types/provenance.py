@@ -14,16 +14,31 @@ import numpy as np
 # Provenance
 # --------------------------------------------------------------------------------------------
 def package_versions(names: Iterable[str] = ()) -> dict[str, str]:
-    """Installed versions of ``names`` (plus numpy and blur4d); absent packages are skipped."""
+    """Installed versions of ``names`` (plus numpy and blur4d); absent packages are skipped. Any
+    ``opencv-*`` name stands for the OpenCV distribution actually installed."""
     from importlib import metadata
 
     out: dict[str, str] = {"python": platform.python_version()}
     for name in ("blur4d", "numpy", *names):
+        if name.startswith("opencv"):  # whichever OpenCV distribution provides cv2 here
+            out.update(_opencv_versions())
+            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _opencv_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name.startswith("opencv"):
+            found.setdefault(name, dist.version)
+    return found
 
 
 @dataclass(frozen=True)
