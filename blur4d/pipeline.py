@@ -148,6 +148,8 @@ def _has_output(stage: Stage, state: State) -> bool:
 def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path | None, rec: _Records) -> None:
     """The one loop: skip, reuse, run, write, record, for every stage in order."""
     reused: set[str] = set()
+    run_json = reuse_dir / "run.json" if reuse_dir is not None else None
+    earlier = (read_json(run_json).get("stages") or {}) if run_json is not None and run_json.is_file() else {}
     for stage in STAGES:
         t0 = time.perf_counter()
         missing = [f for f in stage.needs if state.get(f) is None]
@@ -166,7 +168,9 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
             if fields or stage.reuse_with is not None:
                 state.update(fields)
                 reused.add(stage.name)
-                rec.set(stage.name, "reused", time.perf_counter() - t0)
+                kept = {k: v for k, v in (earlier.get(stage.name) or {}).items()  # what the earlier run recorded
+                        if k not in ("status", "seconds", "write_seconds", "files", "traceback")}
+                rec.set(stage.name, "reused", time.perf_counter() - t0, **kept)
                 continue
         files: list[str] = []
         try:

@@ -123,8 +123,13 @@ def test_every_stage_is_reused(first, video, monkeypatch):
     out, scene = first
     monkeypatch.setattr(registry, "make_backend", _NoBackends())
     again = pipeline.reconstruct(video, out=out, reuse=True)
-    statuses = {k: v["status"] for k, v in _run(out)["stages"].items()}
+    stages = _run(out)["stages"]
+    statuses = {k: v["status"] for k, v in stages.items()}
     assert statuses == {name: "reused" for name in statuses if name != "report"} | {"report": "done"}
+    # a reused stage keeps what the run that made it recorded
+    assert stages["track"]["points"] == 7 and stages["check"]["verdict"] == "parallax"
+    assert stages["cameras"]["motion"] == "translation" and stages["dense"]["points"] == 50
+    assert stages["faces"]["faces"] == 1 and stages["generate"]["backend"] == "video"
     _same(scene, again)
     _same(scene, pipeline.load_scene(out))
 
