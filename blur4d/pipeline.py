@@ -9,9 +9,14 @@ records in ``run.json``. ``reconstruct`` (with ``skip`` and ``reuse``), :func:`s
 of each stage lives in :mod:`blur4d.stages`. Every file is optional (its stage was skipped or
 unavailable; ``run.json`` says which and why); the static points are ``scene.ply`` itself.
 
+A new stage is one more ``Stage(...)`` in :data:`STAGES` with its functions; work that lives in a
+layer above this one (e.g. the viewer's export) is named by a dotted path and reached through
+``blur4d.registry.resolve``, never imported.
+
 The folder is built in a temporary folder beside the destination and renamed into place; an
 existing destination is refused unless ``overwrite=True``. With ``reuse=True`` the stages whose
-files exist in the destination are read back instead of recomputed.
+files exist in the destination are read back instead of recomputed (also when ``skip`` names
+them: their files are kept, so is what they hold).
 """
 
 from __future__ import annotations
@@ -152,16 +157,7 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
     earlier = (read_json(run_json).get("stages") or {}) if run_json is not None and run_json.is_file() else {}
     for stage in STAGES:
         t0 = time.perf_counter()
-        missing = [f for f in stage.needs if state.get(f) is None]
-        if stage.name in ctx.skip:
-            rec.set(stage.name, "skipped")
-            continue
-        if missing:
-            rec.set(stage.name, "skipped", note=f"needs {', '.join(missing)}")
-            continue
-        if stage.needs_folder and folder is None:
-            rec.set(stage.name, "skipped", note="no output folder")
-            continue
+        # reuse comes first: a finished stage whose files are in the folder is kept, even if skipped now
         can_reuse = stage.reuse_with is None or stage.reuse_with in reused
         if reuse_dir is not None and stage.load is not None and can_reuse:
             fields = stage.load(reuse_dir, ctx.ply_path)
@@ -172,6 +168,16 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
                         if k not in ("status", "seconds", "write_seconds", "files", "traceback")}
                 rec.set(stage.name, "reused", time.perf_counter() - t0, **kept)
                 continue
+        missing = [f for f in stage.needs if state.get(f) is None]
+        if stage.name in ctx.skip:
+            rec.set(stage.name, "skipped")
+            continue
+        if missing:
+            rec.set(stage.name, "skipped", note=f"needs {', '.join(missing)}")
+            continue
+        if stage.needs_folder and folder is None:
+            rec.set(stage.name, "skipped", note="no output folder")
+            continue
         files: list[str] = []
         try:
             outcome = stage.run(state, ctx) if stage.run is not None else Outcome()

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 
 from blur4d import pipeline, registry
+from blur4d.adapters._dense import CameraResult
 from blur4d.types import Cameras, ConsistencyReport, FaceTracks, Intervals, PointCloud, Provenance, Tracks, Video
 
 T, H, W = 4, 32, 40
-
-
-@dataclass(frozen=True)
-class _CameraResult:  # the fields of adapters._dense.CameraResult
-    cameras: Cameras
-    points: PointCloud | None = None
-    dynamic: tuple[PointCloud, ...] = ()
-    depth: np.ndarray | None = None
-    sparse: PointCloud | None = None
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _cloud(n: int, seed: int) -> PointCloud:
@@ -53,7 +43,7 @@ class _Backends:
                       query_frame=np.zeros(n, np.int32), query_xy=r.uniform(0, 9, (n, 2)).astype(np.float32),
                       confidence=r.random((T, n)).astype(np.float32), intervals=video.intervals, image_size=(W, H))
 
-    def _cameras(self, video: Video, *, tracks: Any, seed: int, progress: Any) -> _CameraResult:
+    def _cameras(self, video: Video, *, tracks: Any, seed: int, progress: Any) -> CameraResult:
         K = np.tile(np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]]), (T, 1, 1))
         pose = np.tile(np.eye(4), (T, 1, 1))
         pose[:, 0, 3] = np.linspace(0, 0.3, T)
@@ -61,7 +51,7 @@ class _Backends:
                        provenance=Provenance(timings={"dense": 0.25}))
         depth = np.random.default_rng(2).uniform(1, 3, (T, H, W)).astype(np.float32)
         depth[0, 0, 0] = np.nan
-        return _CameraResult(cams, points=_cloud(50, 3), dynamic=tuple(_cloud(t + 1, 10 + t) for t in range(T)),
+        return CameraResult(cams, points=_cloud(50, 3), dynamic=tuple(_cloud(t + 1, 10 + t) for t in range(T)),
                              depth=depth, sparse=_cloud(9, 4))
 
     def _check(self, video: Video, *, progress: Any) -> ConsistencyReport:
@@ -159,6 +149,16 @@ def test_a_stage_whose_files_are_gone_runs_again(first, video, monkeypatch, stag
         assert status == ("reused" if not ran else ("input video" if name == "generate" else "done")), name
     _same(scene, again)
     _same(scene, pipeline.load_scene(out))
+
+
+def test_reuse_keeps_a_finished_stage_that_is_skipped_now(first, video, monkeypatch):
+    out, scene = first
+    monkeypatch.setattr(registry, "make_backend", _NoBackends())
+    again = pipeline.reconstruct(video, out=out, reuse=True, skip=("dense", "faces", "report"))
+    stages = _run(out)["stages"]
+    assert [stages[k]["status"] for k in ("dense", "faces", "report")] == ["reused", "reused", "skipped"]
+    _same(scene, again)
+    _same(scene, pipeline.load_scene(out))  # scene.ply still holds the static points
 
 
 def test_recorded_files_are_the_declared_ones(first):
