@@ -333,6 +333,6 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
         "dynamic_depth": "moving content is placed at the median depth of its static surroundings "
                          "(not observable from a single moving camera)",
     })
-    prov = Provenance.capture("dense-flow", options, packages=("opencv-python",))
+    prov = Provenance.capture("dense-flow", options, packages=("opencv-contrib-python",))
     cloud = PointCloud(cloud.xyz, cloud.rgb, frame=cloud.frame, confidence=cloud.confidence, provenance=prov)
     return cloud, tuple(dynamic), depth, info

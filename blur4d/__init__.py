@@ -14,10 +14,10 @@ import logging
 from . import generate as _generate_backends  # noqa: F401  (import order matters)
 from .api import check, evaluate, example, face, generate, load, reconstruct, synth, track
 from .errors import Blur4DError, InputError, MissingDependencyError
+from ._version import __version__
 from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Intervals, PointCloud, Provenance, Scene,
                     Tracks, Video)
 
-__version__ = "0.1.0"
 
 logging.getLogger("blur4d").addHandler(logging.NullHandler())
 

@@ -7,6 +7,9 @@ from the registry, constructed with keyword options (its config) and called on a
 * generate: ``backend(photo, intervals, *, samples, seed, direction, progress) -> Generation``
 * track:    ``backend(video, *, seed, progress) -> Tracks``
 * cameras:  ``backend(video, *, tracks, seed, progress)`` (see ``blur4d.pipeline``)
+
+``make_backend`` (from the registry) and ``resolve_intervals`` (from ``blur4d.stages``) are
+re-exported here: they used to live in this module.
 * check:    ``backend(video, *, progress) -> ConsistencyReport``
 * faces:    ``backend(video, *, K, progress) -> FaceTracks``
 """
@@ -20,10 +23,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import stages
 from .errors import InputError
-from .media import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, Photo, load_video, read_image
+from .media import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, Photo, load_video
 from .progress import NO_PROGRESS, Progress
-from .registry import get_backend
+from .registry import make_backend  # re-exported: it used to live here
+from .stages import resolve_intervals  # noqa: F401  (re-exported: it used to live here)
 from .types import ConsistencyReport, FaceTracks, Generation, Intervals, Scene, Tracks, Video
 
 PathLike = str | os.PathLike
@@ -40,41 +45,6 @@ def auto_progress(progress: Progress | None) -> Progress:
 
         return TqdmProgress()
     return NO_PROGRESS
-
-
-def make_backend(stage: str, backend: str | None, options: Mapping[str, Any] | None = None) -> Any:
-    """Instantiate a backend with keyword options; unknown option names are an InputError."""
-    cls = get_backend(stage, backend)
-    try:
-        return cls(**dict(options or {}))
-    except TypeError as err:
-        raise InputError(f"{stage} backend {backend or 'default'}: {err}") from err
-
-
-def resolve_intervals(frames: int | None = None, past_future: bool = False,
-                      intervals: Intervals | str | Sequence[Sequence[float]] | None = None) -> Intervals:
-    """Requested output intervals: explicit ones win; else ``frames`` equal sub-intervals of the
-    exposure, or of [-1, 1] with ``past_future``."""
-    if intervals is not None:
-        if isinstance(intervals, Intervals):
-            return intervals
-        if isinstance(intervals, str):
-            return Intervals.parse(intervals)
-        return Intervals(np.asarray(intervals, np.float64))
-    n = 16 if frames is None else int(frames)
-    if n < 1:
-        raise InputError(f"--frames: must be >= 1, got {n}")
-    return Intervals.past_present_future(n) if past_future else Intervals.present(n)
-
-
-def _as_photo(photo: PathLike | np.ndarray | Photo, max_pixels: int | None) -> Photo:
-    if isinstance(photo, Photo):
-        return photo
-    if isinstance(photo, np.ndarray):
-        if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-            raise InputError(f"photo: expected (H, W, 3) uint8, got shape {photo.shape} {photo.dtype}")
-        return Photo(pixels=photo)
-    return read_image(photo, max_pixels=max_pixels)
 
 
 def generate(
@@ -96,13 +66,9 @@ def generate(
     ``direction`` guides the ambiguous time direction: ``"left-to-right"`` etc., an angle in
     degrees (image axes, 0 = rightwards, 90 = downwards), or a per-region guidance map.
     """
-    if int(samples) < 1:
-        raise InputError(f"--samples: must be >= 1, got {samples}")
-    progress = auto_progress(progress)
-    ph = _as_photo(photo, max_pixels)
-    ivs = resolve_intervals(frames, past_future, intervals)
-    gen = make_backend("generate", backend, options)
-    return gen(ph, ivs, samples=int(samples), seed=seed, direction=direction, progress=progress)
+    return stages.generate(photo, frames=frames, past_future=past_future, intervals=intervals, backend=backend,
+                           samples=samples, seed=seed, direction=direction, max_pixels=max_pixels,
+                           progress=auto_progress(progress), **options)
 
 
 def as_video(

@@ -3,6 +3,11 @@
 Specs hold dotted paths, so listing backends imports nothing heavy. ``get_backend(stage, name)``
 imports on demand. Third-party backends register through the entry-point group
 ``blur4d.backends`` with names ``"<stage>.<name>"``.
+
+The same dotted paths let a module low in the import layers (README, "Layout") call a module
+above it without importing it: the data types' conveniences (``Video.save``, ``Scene.save``,
+notebook HTML) name their implementation here with :func:`resolve`, so ``blur4d.types`` never
+imports ``media``, ``display`` or ``pipeline``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import BackendError, InputError, MissingDependencyError
 
@@ -147,6 +152,36 @@ def get_backend(stage: str, name: str | None = None) -> Any:
         return getattr(module, attr)
     except AttributeError as err:
         raise InputError(f"backend {spec.name!r}: {module_name} has no {attr}") from err
+
+
+def make_backend(stage: str, backend: str | None, options: Mapping[str, Any] | None = None) -> Any:
+    """Instantiate a backend with keyword options; unknown option names are an InputError."""
+    cls = get_backend(stage, backend)
+    try:
+        return cls(**dict(options or {}))
+    except TypeError as err:
+        raise InputError(f"{stage} backend {backend or 'default'}: {err}") from err
+
+
+def resolve(target: str) -> Any:
+    """The object a dotted path ``"package.module:attribute"`` names, imported on first use."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+# Notebook HTML for the result containers lives in blur4d.display, above the types: a type's
+# ``_repr_html_`` looks its renderer up here by class name.
+HTML_RENDERERS: dict[str, str] = {
+    "Video": "blur4d.display:video_html", "Generation": "blur4d.display:generation_html",
+    "Tracks": "blur4d.display:tracks_html", "Cameras": "blur4d.display:cameras_html",
+    "PointCloud": "blur4d.display:points_html", "ConsistencyReport": "blur4d.display:consistency_html",
+    "FaceTracks": "blur4d.display:faces_html", "Scene": "blur4d.display:scene_html",
+}
+
+
+def html_of(obj: Any) -> str:
+    """Notebook HTML for a blur4d result container (its class name picks the renderer)."""
+    return resolve(HTML_RENDERERS[type(obj).__name__])(obj)
 
 
 def require(module: str, *, pip: str | None = None, extra: str | None = None, feature: str = "") -> Any:

@@ -81,16 +81,16 @@ def test_refuses_to_overwrite_then_reuses(written, video):
 
 
 def test_unavailable_stage_is_recorded_not_fatal(video, tmp_path, monkeypatch):
-    from blur4d import api
+    from blur4d import registry  # make_backend moved from blur4d.api (which re-exports it) to the registry
 
-    real = api.make_backend
+    real = registry.make_backend
 
     def fake(stage, backend, options=None):
         if stage in ("faces", "check"):
             raise BackendError(f"{stage} backend 'x' is not available in this version of blur4d")
         return real(stage, backend, options)
 
-    monkeypatch.setattr(api, "make_backend", fake)
+    monkeypatch.setattr(registry, "make_backend", fake)
     out = tmp_path / "s.ply"
     pipeline.reconstruct(video, out=out, skip=("dense", "report"))
     run = json.loads((tmp_path / "s" / "run.json").read_text())

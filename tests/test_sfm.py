@@ -172,7 +172,7 @@ def test_wrong_focal_prior_is_kept_when_not_observable():
 def test_rank_deficient_point_blocks_do_not_raise():
     """A point constrained along one direction only (e.g. observed along parallel rays) has a
     singular 3x3 Hessian block; the bundle adjustment's inverse must not raise on it."""
-    from blur4d.adapters.colmap import _inv_blocks
+    from blur4d.adapters._bundle import _inv_blocks  # moved out of colmap.py (split by responsibility)
 
     good = np.diag([2.0, 3.0, 4.0])
     v = np.array([1.0, 2.0, 2.0]) / 3.0

@@ -13,7 +13,7 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.set_defaults(run=run)
 
 
-_PACKAGES = ("blur4d", "numpy", "pillow", "opencv-python-headless", "opencv-contrib-python", "scipy",
+_PACKAGES = ("blur4d", "numpy", "pillow", "opencv-contrib-python", "opencv-python-headless", "scipy",
              "scikit-image", "imageio", "imageio-ffmpeg", "rich", "tqdm", "torch", "diffusers", "transformers",
              "safetensors", "pycolmap", "open3d", "trimesh", "mediapipe", "evo", "plotly", "cotracker")
 

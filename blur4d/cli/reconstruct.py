@@ -6,6 +6,7 @@ import argparse
 
 
 def add_parser(sub, parents):  # noqa: ANN001
+    from ..pipeline import SKIPPABLE
     from ._common import add_generate_options
 
     p = sub.add_parser("reconstruct", parents=parents,
@@ -15,13 +16,14 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--tracker", default=None, help="tracking backend (default builtin)")
     p.add_argument("--cameras", default=None, help="camera backend (default colmap)")
     p.add_argument("--skip", action="append", default=[], metavar="STAGE",
-                   help="skip a stage: track, cameras, dense, check, faces, report (repeatable)")
+                   help=f"skip a stage: {', '.join(SKIPPABLE)} (repeatable)")
     p.epilog = ("writes OUT (static points, binary PLY) and a sibling folder of the same stem with frames/, "
                 "video.mp4, tracks.npz, cameras.json, trajectory.tum (TUM/evo), colmap/ (text model), "
                 "transforms.json (nerfstudio), depth/, points/ (moving points per frame), consistency.json, "
                 "faces.json, report.html and run.json")
     p.add_argument("--reuse", action="store_true",
-                   help="reuse finished stages found in an existing scene folder instead of recomputing them")
+                   help="reuse finished stages found in an existing scene folder instead of recomputing them "
+                        "(a finished stage is kept even when --skip names it)")
     p.add_argument("--megasam", default=None,
                    help="path of a MegaSaM installation (cameras backend megasam; or set BLUR4D_MEGASAM)")
     p.add_argument("--fov", type=float, default=None, metavar="DEG",

@@ -480,7 +480,7 @@ def render_report(*, consistency: ConsistencyReport | None = None, video: Video 
         _check_type(value, cls, name)
     if timings is not None and not isinstance(timings, Mapping):
         raise InputError(f"write_report: timings must be a mapping stage -> seconds, got {type(timings).__name__}")
-    from .. import __version__ as version
+    from .._version import __version__ as version
 
     title = title or "blur4d report"
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,80 @@
+"""Options of the face backends (the CLI/API keyword options) and their valid values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blur4d.errors import InputError
+
+DEFAULT_FOV = 60.0
+
+
+SMOOTHING_MODES = ("forward-backward", "causal", "none")
+
+
+@dataclass(frozen=True)
+class FaceMeshConfig:
+    """Options of the Face Mesh backend (also the CLI/API keyword options)."""
+
+    max_faces: int = 4
+    """Most faces per frame."""
+    min_detection_confidence: float = 0.5
+    """MediaPipe face-detector score threshold."""
+    min_tracking_confidence: float = 0.5
+    """MediaPipe landmark-tracking threshold (below it the detector runs again)."""
+    static_image_mode: bool = False
+    """Run the detector on every frame instead of tracking landmarks from frame to frame."""
+    redetect_on_loss: bool = True
+    """When tracking finds fewer faces than in the previous frame (fast motion), run the
+    detector on that frame too."""
+    fov: float = DEFAULT_FOV
+    """Horizontal field of view (degrees) of the intrinsics prior, used when no K is given."""
+    face_model: str | None = None
+    """3D face model for PnP: canonical_face_model.obj, geometry_pipeline_metadata*.binarypb or a
+    .task; None = derived from MediaPipe on a reference photo (see module docs)."""
+    smoothing: str = "forward-backward"
+    """forward-backward (no lag, offline), causal (online One-Euro) or none."""
+    min_cutoff: float = 1.0
+    """One-Euro minimum cutoff frequency (Hz of playback time) at rest."""
+    beta_landmarks: float = 10.0
+    """One-Euro speed coefficient for landmarks (speed in face sizes per second)."""
+    beta_rotation: float = 10.0
+    """One-Euro speed coefficient for the head rotation (quaternion components per second)."""
+    beta_translation: float = 0.05
+    """One-Euro speed coefficient for the head translation (cm per second)."""
+    d_cutoff: float = 1.0
+    """One-Euro cutoff (Hz) of the speed estimate."""
+    max_gap: int = 5
+    """Frames a face may be missing before its id is closed (a later face gets a new id)."""
+    max_match_cost: float = 1.0
+    """Largest distance (in face sizes, plus |log size ratio|) at which a detection continues a track."""
+
+    def __post_init__(self) -> None:
+        if int(self.max_faces) < 1:
+            raise InputError(f"max_faces: expected >= 1, got {self.max_faces}")
+        for name in ("min_detection_confidence", "min_tracking_confidence"):
+            v = float(getattr(self, name))
+            if not 0.0 <= v <= 1.0:
+                raise InputError(f"{name}: expected a value in [0, 1], got {v}")
+        if not 1.0 <= float(self.fov) <= 170.0:
+            raise InputError(f"fov: expected a horizontal field of view in degrees in [1, 170], got {self.fov}")
+        if self.smoothing not in SMOOTHING_MODES:
+            raise InputError(f"smoothing: expected one of {', '.join(SMOOTHING_MODES)}, got {self.smoothing!r}")
+        for name in ("min_cutoff", "d_cutoff"):
+            if not float(getattr(self, name)) > 0:
+                raise InputError(f"{name}: expected > 0 Hz, got {getattr(self, name)}")
+        for name in ("beta_landmarks", "beta_rotation", "beta_translation"):
+            if float(getattr(self, name)) < 0:
+                raise InputError(f"{name}: expected >= 0, got {getattr(self, name)}")
+        if int(self.max_gap) < 0:
+            raise InputError(f"max_gap: expected >= 0 frames, got {self.max_gap}")
+        if not float(self.max_match_cost) > 0:
+            raise InputError(f"max_match_cost: expected > 0, got {self.max_match_cost}")
+
+
+@dataclass(frozen=True)
+class FaceLandmarkerConfig(FaceMeshConfig):
+    """Options of the Face Landmarker (Tasks API) backend."""
+
+    model: str = ""
+    """Path to a face_landmarker.task model bundle (required)."""
