@@ -188,14 +188,23 @@ def default_scene(*, moving_object: bool = False, travel: float = 0.6) -> Raycas
     import cv2
 
     brick, gravel, grass = _skimage("brick"), _skimage("gravel"), _skimage("grass")
-    ground_tex = np.clip(0.6 * gravel.astype(np.float32) + 0.4 * grass.astype(np.float32), 0, 255).astype(np.uint8)
     coffee, rocket, chelsea, camera = _skimage("coffee"), _skimage("rocket"), _skimage("chelsea"), _skimage("camera")
     moon, page, coins = _skimage("moon"), _skimage("page"), _skimage("coins")
-    wall_tex = np.concatenate([cv2.resize(brick, (512, 512), interpolation=cv2.INTER_AREA),
-                               cv2.resize(coins, (512, 512), interpolation=cv2.INTER_AREA)], 1)
+
+    def mosaic(imgs: Sequence[np.ndarray], cols: int, tile: int) -> np.ndarray:
+        tiles = [cv2.resize(im, (tile, tile), interpolation=cv2.INTER_AREA) for im in imgs]
+        return np.concatenate([np.concatenate(tiles[r * cols:(r + 1) * cols], 1) for r in range(len(tiles) // cols)], 0)
+
+    # no texture repeats within sight: repeated structure would make coherent false matches
+    mix = np.clip(0.5 * gravel.astype(np.float32) + 0.5 * grass.astype(np.float32), 0, 255).astype(np.uint8)
+    ground_tex = mosaic([gravel, grass, mix, np.ascontiguousarray(gravel[::-1]), np.ascontiguousarray(grass[:, ::-1]),
+                         np.ascontiguousarray(mix.transpose(1, 0, 2)), np.ascontiguousarray(grass[::-1, ::-1]),
+                         np.ascontiguousarray(gravel.transpose(1, 0, 2)), np.ascontiguousarray(mix[::-1])], 3, 512)
+    wall_tex = mosaic([brick, coins, moon, np.ascontiguousarray(brick[:, ::-1]), camera, np.ascontiguousarray(coins[::-1]),
+                       np.ascontiguousarray(brick.transpose(1, 0, 2)), np.ascontiguousarray(moon[::-1])], 8, 384)[:, :, :]
     objs = [
-        SceneObject(quad((0, 1.5, 16), (1, 0, 0), (0, 0, -1), 40, 30, ground_tex, repeat=(10, 7.5)), name="ground"),
-        SceneObject(quad((0, -3.5, 14), (1, 0, 0), (0, 1, 0), 40, 10, wall_tex, repeat=(4, 1)), name="wall"),
+        SceneObject(quad((0, 1.5, 16), (1, 0, 0), (0, 0, -1), 40, 30, ground_tex, repeat=(2, 1.5)), name="ground"),
+        SceneObject(quad((0, -3.5, 14), (1, 0, 0), (0, 1, 0), 40, 10, wall_tex), name="wall"),
         SceneObject(quad((-1.6, -0.5, 6.0), (0.97, 0, -0.24), (0, 1, 0), 1.6, 2.0, _skimage("astronaut")),
                     name="poster"),
         SceneObject(box((3.2, 0.5, 8.0), 2.0, [page, camera, moon]), name="far box"),
@@ -250,19 +259,28 @@ def look_at(centre: Sequence[float], rotation: Sequence[float] = (0, 0, 0)) -> n
 
 
 def camera_path(kind: str, frames: int, *, seed: int = 0) -> np.ndarray:
-    """(F, 4, 4) cam_from_world for a kind of :data:`RAYCAST_KINDS` over clip time [0, 1]."""
+    """(F, 4, 4) cam_from_world for a kind of :data:`RAYCAST_KINDS` over clip time [0, 1].
+
+    ``seed`` 0 is the canonical path; other seeds draw a variant of the same kind (amplitude
+    x0.5-1.5, direction, a small extra rotation for translating kinds)."""
     t = np.linspace(0.0, 1.0, frames)
-    if kind == "rotation":  # pan 7 deg, tilt 1.5 deg about the centre
-        return np.stack([look_at((0, 0, 0), (np.radians(1.5) * s, np.radians(7.0) * s, 0)) for s in t])
+    rng = np.random.default_rng(seed)
+    amp = 1.0 if seed == 0 else float(rng.uniform(0.5, 1.5))
+    sign = 1.0 if seed == 0 else float(rng.choice([-1.0, 1.0]))
+    wob = np.zeros(3) if seed == 0 else rng.uniform(-np.radians(1.0), np.radians(1.0), 3)
+    if kind == "rotation":  # pan 7 deg, tilt 1.5 deg about the centre (variants add roll)
+        w = np.array([np.radians(1.5), sign * np.radians(7.0), 0.0]) * amp + 2 * wob
+        return np.stack([look_at((0, 0, 0), w * s) for s in t])
     if kind == "plane":  # general translation and rotation in front of the plane
-        return np.stack([look_at((0.6 * s - 0.3, 0.15 * s, 0.8 * s), (0.0, np.radians(-6.0) * s, np.radians(3) * s))
-                         for s in t])
+        c = np.array([sign * 0.6, 0.15, 0.8]) * amp
+        w = np.array([0.0, -sign * np.radians(6.0), np.radians(3)]) * amp + wob
+        return np.stack([look_at(c * s - [sign * 0.3, 0, 0], w * s) for s in t])
     if kind == "dolly":
-        return np.stack([look_at((0, 0, 1.0 * s)) for s in t])
+        return np.stack([look_at((0, 0, 1.0 * amp * s), wob * s) for s in t])
     if kind == "sideways":
-        return np.stack([look_at((0.4 * s, 0, 0), (0, np.radians(1.0) * s, 0)) for s in t])
+        return np.stack([look_at((sign * 0.4 * amp * s, 0, 0), (np.array([0, np.radians(1.0), 0]) + wob) * s)
+                         for s in t])
     if kind == "handheld":  # smooth random shake: a few cm and about a degree
-        rng = np.random.default_rng(seed)
         knots = np.linspace(0, 1, 5)
         tr = rng.uniform(-0.05, 0.05, (5, 3))
         rot = rng.uniform(-np.radians(1.2), np.radians(1.2), (5, 3))
@@ -395,7 +413,11 @@ def raycast_clip(kind: str, width: int = 640, height: int = 360, frames: int = 1
         raise ValueError(f"raycast_clip: kind must be one of {RAYCAST_KINDS}, got {kind!r}")
     if frames < 1 or width < 8 or height < 8:
         raise ValueError(f"raycast_clip: need frames >= 1 and a size >= 8x8, got {frames}, {width}x{height}")
-    scene = plane_scene() if kind == "plane" else default_scene(moving_object=kind == "object")
+    if kind == "plane":
+        scene = plane_scene()
+    else:
+        travel = 0.6 if seed == 0 else float(np.random.default_rng(seed + 1000).uniform(0.3, 0.9))
+        scene = default_scene(moving_object=kind == "object", travel=travel)
     K = intrinsics(width, height, fov_deg)
     poses = camera_path(kind, frames, seed=seed)
     rng = np.random.default_rng(seed)

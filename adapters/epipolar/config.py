@@ -44,6 +44,17 @@ class EpipolarConfig:
     """... and it must also exceed this many noise standard deviations (estimated per pair from
     the Sampson errors). A pair shows parallax when GRIC prefers F and the 90th percentile of the
     homography residual of the epipolar inliers exceeds both."""
+    along_fraction: float = 0.6
+    """Parallax test (see ``models.parallax_evidence``): the share of epipolar inliers whose
+    homography residual runs more along their epipolar line than across it starts to count above
+    this (0.5 without parallax) ..."""
+    along_span: float = 0.1
+    """... and counts fully this much higher."""
+    min_z: float = 3.0
+    """... and must be significant (sign-test z score)."""
+    excess_sigmas: float = 1.0
+    """The along component's 75th percentile must exceed the across one's by this many keypoint
+    noise sigmas to start counting (fully at twice this)."""
     static_px: float = 0.5
     """The dominant homography counts as a static camera when it moves no image corner further."""
     object_min_points: int = 12

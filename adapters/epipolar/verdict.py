@@ -42,21 +42,32 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
         return ("independent motion", conf,
                 f"{len(im)}/{len(ok)} pairs show independently moving content (e.g. frames {best['i']}-{best['j']}: "
                 f"{best['reason']})", summary)
-    rest = share["parallax"] + share["homography"]
-    p = share["parallax"] / rest if rest > 0 else 0.0
+    # rigid pairs vote with their parallax evidence in [0, 1] (not a hard label), weighted by how
+    # much they move: a pair whose evidence is ambiguous pulls the verdict's confidence down
+    rig = [r for r in ok if r["label"] != "independent motion"]
+    wr = np.array([max(r["weight"], 1e-3) for r in rig])
+    ev = np.array([float(r.get("parallax_evidence", 1.0 if r["label"] == "parallax" else 0.0)) for r in rig])
+    p = float((wr * ev).sum() / wr.sum()) if len(rig) else 0.0
+    summary["parallax_evidence"] = round(p, 4)
+    clarity = float(abs(2 * p - 1))  # 0: evenly split evidence, 1: unanimous
+    noise = float(np.median([r["noise_sigma_px"] for r in rig])) if rig else float("nan")
+    summary["keypoint_noise_px"] = round(noise, 4) if np.isfinite(noise) else None
     if p >= 0.5:
-        gds = [r["gric_delta_per_match"] or 0.0 for r in ok if r["label"] == "parallax"]
-        margin = float(np.clip(np.median(gds) / 0.5, 0.0, 1.0))
-        conf = p * (0.5 + 0.5 * margin) * (0.4 + 0.6 * strength)
-        pp = max(r["parallax_p90_px"] for r in ok if r["label"] == "parallax")
+        conf = (0.5 + 0.5 * clarity) * (0.4 + 0.6 * strength)
+        par = [r for r in rig if r["label"] == "parallax"] or rig
+        pp = max(r["parallax_p90_px"] for r in par)
+        fr = float(np.median([r.get("along_fraction", 0.5) for r in par]))
         return ("parallax", conf,
-                f"F explains the matches better than any homography in {100 * p:.0f}% of the (weighted) pairs; "
-                f"residual parallax up to {pp:.1f} px (p90): 3D structure is recoverable{weak_note}", summary)
-    conf = (1.0 - p) * (0.3 + 0.7 * strength)
+                f"the residuals after the best homography run along the epipolar lines ({100 * fr:.0f}% of the "
+                f"inliers, median over parallax pairs; weighted evidence {p:.2f}), up to {pp:.1f} px (p90) against "
+                f"{noise:.2f} px keypoint noise: 3D structure is recoverable{weak_note}", summary)
+    conf = (0.5 + 0.5 * clarity) * (0.3 + 0.7 * strength)
     hr = float(np.median([r["inlier_ratio_H"] for r in ok]))
     return ("homography", conf,
-            f"one homography per pair explains the rigid scene ({100 * hr:.0f}% inliers, median over pairs): "
-            f"pure rotation, a planar scene or no baseline; no depth recoverable{weak_note}", summary)
+            f"one homography per pair explains the rigid scene ({100 * hr:.0f}% inliers, median over pairs); the "
+            f"residuals are keypoint noise ({noise:.2f} px, as large across the epipolar lines as along them; "
+            f"weighted parallax evidence {p:.2f}): pure rotation, a planar scene or no baseline; no depth "
+            f"recoverable{weak_note}", summary)
 
 
 def _reference_pair(records: list[dict[str, Any]], pairs: list[tuple[int, int]],
