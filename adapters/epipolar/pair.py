@@ -193,4 +193,8 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
         support = min(1.0, nr / 100.0)
     power = motion / tau
     rec["weight"] = round(float(np.clip((power - 1.0) / (cfg.full_evidence - 1.0), 0.0, 1.0) * support), 4)
+    # the pair's vote in the clip-level verdict: parallax and independent motion grow with the
+    # pair's motion while the noise does not, so wide pairs see what consecutive ones cannot
+    reach = rec["displacement_p90_px"] / tau
+    rec["vote"] = round(float(rec["weight"] * max(reach, 1.0)), 4)
     return rec, arrays

@@ -22,7 +22,7 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
         return ("insufficient texture", float(np.clip(0.5 + 0.5 * bad, 0, 1)),
                 f"{len(records) - len(ok)}/{len(records)} pairs unusable (median {med} matches); first-last: {why}",
                 summary)
-    w = np.array([max(r["weight"], 1e-3) for r in ok])
+    w = np.array([max(r.get("vote", r["weight"]), 1e-3) for r in ok])
     lab = np.array([r["label"] for r in ok])
     share = {v: float(w[lab == v].sum() / w.sum()) for v in ("homography", "parallax", "independent motion")}
     summary["weighted_share"] = {k: round(v, 4) for k, v in share.items()}
@@ -45,7 +45,7 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
     # rigid pairs vote with their parallax evidence in [0, 1] (not a hard label), weighted by how
     # much they move: a pair whose evidence is ambiguous pulls the verdict's confidence down
     rig = [r for r in ok if r["label"] != "independent motion"]
-    wr = np.array([max(r["weight"], 1e-3) for r in rig])
+    wr = np.array([max(r.get("vote", r["weight"]), 1e-3) for r in rig])
     ev = np.array([float(r.get("parallax_evidence", 1.0 if r["label"] == "parallax" else 0.0)) for r in rig])
     p = float((wr * ev).sum() / wr.sum()) if len(rig) else 0.0
     summary["parallax_evidence"] = round(p, 4)
