@@ -35,9 +35,12 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
                  "cannot be excluded") if weak else ""
 
     im = [r for r in ok if r["label"] == "independent motion"]
-    if im and share["independent motion"] >= 0.25:
+    # a moving object shows in a quarter of the (vote-weighted) pairs or of the pairs themselves: a
+    # clip can have both parallax (seen best in wide pairs) and a mover (seen in every pair)
+    im_share = max(share["independent motion"], len(im) / len(ok))
+    if im and im_share >= 0.25:
         best = max(im, key=lambda r: r["moving_points"])
-        conf = (min(1.0, share["independent motion"] / 0.5) * (0.5 + 0.5 * min(1.0, best["moving_points"] / 40))
+        conf = (min(1.0, im_share / 0.5) * (0.5 + 0.5 * min(1.0, best["moving_points"] / 40))
                 * (0.5 + 0.5 * min(1.0, len(im) / (0.25 * len(ok)))))  # seen in a quarter of the pairs
         return ("independent motion", conf,
                 f"{len(im)}/{len(ok)} pairs show independently moving content (e.g. frames {best['i']}-{best['j']}: "
