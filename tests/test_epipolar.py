@@ -319,3 +319,100 @@ def test_cli_check_writes_html_and_json(clips, tmp_path, capsys):
     assert main(["check", str(src), "--out", str(tmp_path / "r.txt"), "-q"]) == 1
     assert ".html" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "missing"), "--out", str(tmp_path / "x.html"), "-q"]) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Independently rendered scenes (open3d ray casting, not blur4d.synthetic's warped planes)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def raycast():
+    pytest.importorskip("open3d")
+    from blur4d.raycast import raycast_clip
+
+    cache = {}
+
+    def get(kind, seed=0):
+        if (kind, seed) not in cache:
+            clip = raycast_clip(kind, 320, 180, frames=5, seed=seed, supersample=2)
+            cache[(kind, seed)] = Video(clip.frames, Intervals.present(len(clip.frames)))
+        return cache[(kind, seed)]
+
+    return get
+
+
+@pytest.mark.parametrize("kind, expected", [("rotation", "homography"), ("plane", "homography"),
+                                            ("dolly", "parallax"), ("object", "independent motion")])
+def test_verdict_on_raycast_scenes(raycast, kind, expected):
+    """Regressions of issue 13: a camera turning about its centre and a plane were called parallax
+    (keypoint noise over the threshold), a forward dolly independent motion."""
+    rep = ep.EpipolarChecker()(raycast(kind))
+    assert rep.verdict == expected, (kind, rep.reason)
+    assert rep.confidence >= 0.5, (kind, rep.confidence, rep.reason)
+
+
+def test_pairs_expose_h_and_f_that_fit_the_matches(tmp_path):
+    x1, x2, F_true = _two_view(n=200, t=(0.4, 0.05, 0.1))
+    rng = np.random.default_rng(2)
+    noisy = (x2 + rng.normal(0, 0.2, x2.shape)).astype(np.float32)
+    rec, arr = ep.analyse_pair(x1, noisy, (640, 480))
+    F = np.asarray(rec["F"])
+    H = np.asarray(rec["H"])
+    assert F.shape == (3, 3) and H.shape == (3, 3)
+    assert np.median(ep.sampson_distance(F, x1, noisy)) < 0.3  # x_j^T F x_i = 0 with i -> j as stored
+    Hp = np.array([[1.02, 0.01, 12], [-0.01, 0.99, -5], [1e-5, 0, 1]])
+    y2 = cv2.perspectiveTransform(x1.reshape(-1, 1, 2), Hp).reshape(-1, 2) + rng.normal(0, 0.2, x1.shape)
+    rec, _ = ep.analyse_pair(x1, y2.astype(np.float32), (640, 480))
+    pts = x1.reshape(-1, 1, 2).astype(np.float64)  # where the matches are (0.2 px noise on 200 of them)
+    got = cv2.perspectiveTransform(pts, np.asarray(rec["H"]))
+    assert np.percentile(np.abs(got - cv2.perspectiveTransform(pts, Hp)), 95) < 0.1  # maps frame i to frame j
+    assert rec["label"] == "homography" and rec["keypoint_noise_px"] > 0
+    rep = ConsistencyReport(verdict="homography", confidence=0.9, pairs=(rec,))
+    back = ConsistencyReport.load(rep.save(tmp_path / "consistency.json"))
+    np.testing.assert_allclose(back.pairs[0]["H"], rec["H"])
+
+
+def test_heavy_tailed_keypoint_noise_on_a_homography_is_not_parallax():
+    """SIFT's localisation error is heavy-tailed (measured on ray-cast rotations: p90 ~ 3.5 x the
+    median); a homography plus such noise must not be called parallax."""
+    rng = np.random.default_rng(5)
+    x1 = rng.uniform([0, 0], [640, 360], (800, 2)).astype(np.float32)
+    Hp = np.array([[0.98, 0.02, 15], [-0.02, 1.01, 4], [2e-5, -1e-5, 1]])
+    y = cv2.perspectiveTransform(x1.reshape(-1, 1, 2), Hp).reshape(-1, 2)
+    noise = rng.standard_t(2.5, x1.shape) * 0.08  # Student t: heavy tails
+    rec, _ = ep.analyse_pair(x1, (y + noise).astype(np.float32), (640, 360))
+    assert rec["label"] == "homography", rec["reason"]
+    assert rec["parallax_evidence"] < 0.5
+
+
+def _warp_real(img, seed, size=(640, 360)):
+    """A real photo and the same photo under a known homography (corners moved 8-22 %), with a
+    gamma change, noise and JPEG: a real planar pair whose true H is known."""
+    rng = np.random.default_rng(seed)
+    W, H = size
+    a = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    c = np.float32([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]])
+    d = (c + rng.uniform(0.08, 0.22, (4, 2)) * rng.choice([-1, 1], (4, 2)) * [W, H]).astype(np.float32)
+    Ht = cv2.getPerspectiveTransform(c, d).astype(np.float64)
+    S = np.array([[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])
+    big = cv2.resize(img, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)
+    b = cv2.warpPerspective(big, Ht @ np.linalg.inv(S), size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    b = np.clip(255 * (b / 255.0) ** rng.uniform(0.8, 1.25) + rng.normal(0, 2.0, b.shape), 0, 255).astype(np.uint8)
+    b = cv2.imdecode(cv2.imencode(".jpg", b[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)[..., ::-1]
+    return a, np.ascontiguousarray(b), Ht
+
+
+@pytest.mark.parametrize("name, seed", [("tum_fr3_office_pyslam/1341847980.722988.png", 1),
+                                        ("lightglue_assets/DSC_0410.JPG", 2)])
+def test_real_photo_under_a_known_homography_is_homography(shared_data, name, seed):
+    """Issue 13: real planar pairs were called parallax (misfit 1.5-2.5 px just over a fixed
+    threshold) although H was accurate. The previous decision called these two parallax with
+    confidence 0.73 and 0.77; the per-pair H must match the true one."""
+    from blur4d.media import read_image
+
+    a, b, Ht = _warp_real(read_image(shared_data / "multiview" / name).pixels, seed)
+    rep = ep.EpipolarChecker().check_frames([a, b])
+    assert rep.verdict == "homography" and rep.confidence >= 0.5, rep.reason
+    c = np.float64([[0, 0], [639, 0], [639, 359], [0, 359]]).reshape(-1, 1, 2)
+    err = np.linalg.norm(cv2.perspectiveTransform(c, np.asarray(rep.pairs[0]["H"]))
+                         - cv2.perspectiveTransform(c, Ht), axis=2)
+    assert err.mean() < 1.0, err

@@ -1,0 +1,69 @@
+"""Options of the ``sift`` check backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EpipolarConfig:
+    """Options of the ``sift`` check backend."""
+
+    max_features: int = 4000
+    """SIFT keypoints kept per frame (strongest first)."""
+    ratio: float = 0.8
+    """Lowe's ratio test: keep a match when best / second-best distance < ratio."""
+    matcher: str = "flann"
+    """``flann`` (KD-tree, ~3x faster at 4000 features, deterministic) or ``bf`` (exact)."""
+    max_side: int = 1280
+    """Frames whose long side is larger are downscaled for detection (errors stay in input pixels)."""
+    threshold: float = 1.0
+    """Inlier threshold in pixels of the analysed image (MAGSAC and our own inlier counts)."""
+    confidence: float = 0.999
+    """RANSAC confidence."""
+    max_iters: int = 5000
+    """RANSAC iterations."""
+    min_matches: int = 24
+    """Fewer ratio-test matches than this make a pair degenerate (``ok=False``)."""
+    min_coverage: float = 0.01
+    """Matches whose convex hull covers less than this fraction of the image are degenerate."""
+    consecutive: bool = True
+    """Analyse every consecutive frame pair."""
+    spread: int = 6
+    """Extra pairs with wide gaps (F/4, F/2, 3F/4) spread over the clip, besides first-last."""
+    max_pairs: int = 64
+    """Upper bound on analysed pairs (first-last and the spread pairs are kept first)."""
+    full_evidence: float = 5.0
+    """A pair counts as full evidence when its matches move (90th percentile) this many times the
+    smallest detectable residual; a pair that moves less than that residual has no weight
+    (parallax below the noise cannot be excluded)."""
+    min_residual_px: float = 0.5
+    """Smallest homography residual (px) that counts as real motion (parallax or a moving
+    object), whatever the noise."""
+    noise_sigmas: float = 5.0
+    """... and it must also exceed this many noise standard deviations (estimated per pair from
+    the Sampson errors). A pair shows parallax when GRIC prefers F and the 90th percentile of the
+    homography residual of the epipolar inliers exceeds both."""
+    along_fraction: float = 0.6
+    """Parallax test (see ``models.parallax_evidence``): the share of epipolar inliers whose
+    homography residual runs more along their epipolar line than across it starts to count above
+    this (0.5 without parallax) ..."""
+    along_span: float = 0.1
+    """... and counts fully this much higher."""
+    min_z: float = 3.0
+    """... and must be significant (sign-test z score)."""
+    excess_sigmas: float = 1.0
+    """The along component's 75th percentile must exceed the across one's by this many keypoint
+    noise sigmas to start counting (fully at twice this)."""
+    static_px: float = 0.5
+    """The dominant homography counts as a static camera when it moves no image corner further."""
+    object_min_points: int = 12
+    """Smallest coherent group of matches that counts as an independently moving object."""
+    object_min_fraction: float = 0.01
+    """... and the smallest fraction of the pair's matches, when the background is static."""
+    violation_min_fraction: float = 0.03
+    """... and when the camera moves (the group must violate the epipolar geometry)."""
+    distinct_ratio: float = 0.7
+    """Only matches with a descriptor ratio below this can count as an epipolar violation."""
+    seed: int = 0
+    """Seed for OpenCV's RANSAC random generator (results are deterministic for a seed)."""
