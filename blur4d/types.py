@@ -846,6 +846,18 @@ class Scene:
 
         return save_scene(self, path, overwrite=overwrite)
 
+    def view(self, **options: Any) -> Any:
+        """Open the scene in the interactive 4D viewer (viser; ``pip install "blur4d[view]"``): inline
+        in a notebook, else it prints the URL. Returns the running viewer (``.url``, ``.stop()``);
+        it stops with the kernel. Options: ``height``, ``host``, ``port``, ``point_budget``."""
+        import importlib
+
+        # the viewer sits above this module: reach it by name at call time, never by an import
+        return getattr(importlib.import_module(_VIEWER_MODULE), "show")(self, **options)
+
+
+_VIEWER_MODULE = "blur4d.viewer"
+
 
 # --------------------------------------------------------------------------------------------
 def _provenance_json(p: Provenance) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up blur4d in ./.venv on a fresh Debian machine (Python >= 3.10, no GPU needed).
-# System packages: libusb-1.0-0 (open3d), chromium (the HTML-report browser test).
+# System packages: libusb-1.0-0 (open3d), chromium (the browser tests of the report and the viewer, driven by
+# Playwright through executable_path: never run `playwright install`, it downloads a browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
