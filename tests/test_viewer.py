@@ -339,7 +339,7 @@ def test_live_viewer_in_headless_chromium(browser, saved):
     v = viewer.serve(saved, port=0)
     page, log = new_page(browser, 1280, 800)
     try:
-        page.goto(v.url, wait_until="load")
+        page.goto(v.url + "?fixedDpr=1", wait_until="load")  # no adaptive resolution: comparable screenshots
         first = _wait_drawn(page)
         # the WebSocket connected and carried the scene
         assert log.websockets == [f"ws://127.0.0.1:{v.port}/"], log.websockets
@@ -377,7 +377,10 @@ def test_live_viewer_in_headless_chromium(browser, saved):
             v.set_frame(T - 1)
             _close_notifications(page)
             _wait_drawn(page)
-            page.screenshot(path=keep)
+            from PIL import Image
+
+            shot = Image.fromarray(image_of(page.screenshot()))  # 256 colours keep the README's PNG small
+            shot.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(keep, optimize=True)
     finally:
         page.close()
         v.stop()

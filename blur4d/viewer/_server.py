@@ -103,7 +103,7 @@ class SceneViewer:
         for cam in L.cameras:
             T = cam.world_from_cam
             self._frustums[cam.index] = scene.add_camera_frustum(
-                f"/cameras/f{cam.index:03d}", fov=cam.fov_y, aspect=cam.aspect, scale=0.12 * s,
+                f"/cameras/f{cam.index:03d}", fov=cam.fov_y, aspect=cam.aspect, scale=0.05 * s,
                 thickness=1.5, thickness_units="screen", color=_CURRENT if cam.index == self.frame else _OTHER,
                 image=cam.image, format="jpeg", jpeg_quality=80, wxyz=_wxyz(T[:3, :3]), position=T[:3, 3])
         if len(L.trajectory) >= 2:
@@ -142,7 +142,7 @@ class SceneViewer:
         if L.cameras:
             T = L.cameras[0].world_from_cam
             # behind, above and right of the first camera (OpenCV: -z behind, -y up), looking at the scene
-            cam.position = T[:3, 3] + (-0.45 * T[:3, 2] - 0.25 * T[:3, 1] + 0.2 * T[:3, 0]) * L.scale
+            cam.position = T[:3, 3] + (-0.25 * T[:3, 2] - 0.2 * T[:3, 1] + 0.3 * T[:3, 0]) * L.scale
             cam.look_at = L.centre
         else:
             cam.position = L.centre + np.array([0.0, -0.5, -1.5]) * L.scale
