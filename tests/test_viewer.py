@@ -148,6 +148,46 @@ def test_point_budget_and_colour_modes(written):
         build_layers(scene, point_budget=0)
 
 
+def test_server_state_playback_and_controls(saved):
+    pytest.importorskip("viser")
+    from blur4d import viewer
+
+    v = viewer.serve(saved, port=0, point_budget=50_000)
+    try:
+        L = v.layers
+        assert L.total_points <= 50_000 and v.url == f"http://127.0.0.1:{v.port}/"
+        moving = v._per_frame["moving points"]
+        assert all(len(m) == 1 for m in moving) and moving[0][0].visible and not moving[3][0].visible
+        v.set_frame(3)
+        assert v.frame == 3 and moving[3][0].visible and not moving[0][0].visible
+        assert v.gui["frame"].value == 3 and v._per_frame["heads"][3][0].visible
+        v.set_layer("moving points", False)
+        assert not moving[3][0].visible
+        v.set_frame(4)
+        assert not moving[4][0].visible and not moving[3][0].visible
+        v.set_layer("moving points", True)
+        assert moving[4][0].visible
+        v.set_colour_mode("moving")
+        assert (moving[4][0].colors == [255, 110, 0]).all()
+        v.set_point_scale(2.0)
+        assert moving[4][0].point_size == pytest.approx(2 * v.base_point_size)
+        # playback advances at the clip's fps x speed (8 fps here)
+        calls = []
+        orig = v.set_frame
+        v.set_frame = lambda t: (calls.append(time.monotonic()), orig(t))  # type: ignore[method-assign]
+        for speed, expect in ((1.0, 8.0), (2.0, 16.0)):
+            calls.clear()
+            v.speed = speed
+            v.play(True)
+            time.sleep(1.5)
+            v.play(False)
+            rate = (len(calls) - 1) / (calls[-1] - calls[0])
+            assert rate == pytest.approx(expect, rel=0.25), (speed, rate)
+    finally:
+        v.stop()
+    assert not v._thread.is_alive()
+
+
 # --------------------------------------------------------------------------------------------
 # the CLI: errors, missing viser, a running server, the export
 # --------------------------------------------------------------------------------------------

@@ -169,7 +169,11 @@ class SceneViewer:
                  f"{len(L.cameras)} cameras"] + L.notes
         handles["info"] = gui.add_markdown("  \n".join(lines))
 
-        handles["frame"].on_update(lambda _: self.set_frame(int(handles["frame"].value)))
+        def frame_moved(_: Any) -> None:  # from a browser; set_frame's own update of the slider is a no-op here
+            if int(handles["frame"].value) != self.frame:
+                self.set_frame(int(handles["frame"].value))
+
+        handles["frame"].on_update(frame_moved)
         handles["play"].on_update(lambda _: self._set(playing=bool(handles["play"].value)))
         handles["speed"].on_update(lambda _: self._set(speed=float(handles["speed"].value)))
         handles["point size"].on_update(lambda _: self.set_point_scale(float(handles["point size"].value)))
