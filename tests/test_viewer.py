@@ -355,13 +355,14 @@ def _canvas(page) -> np.ndarray:
     return image_of(page.locator("canvas").first.screenshot()).astype(np.float32)
 
 
-def _wait_drawn(page, min_std: float = 20.0, timeout: float = 60.0) -> np.ndarray:
-    """Poll the 3D canvas until it holds a picture (not one flat colour) that stopped changing."""
+def _wait_drawn(page, min_std: float = 20.0, timeout: float = 60.0, stable: bool = True) -> np.ndarray:
+    """Poll the 3D canvas until it holds a picture (not one flat colour) that stopped changing
+    (``stable``; a playing recording never stops)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         img = _canvas(page)
-        if img.std() > min_std and last is not None and np.abs(img - last).mean() < 0.5:
+        if img.std() > min_std and (not stable or (last is not None and np.abs(img - last).mean() < 0.5)):
             return img
         last = img if img.std() > min_std else None
         time.sleep(0.5)
@@ -434,9 +435,14 @@ def test_exported_viewer_loads_from_a_static_http_server(browser, saved, tmp_pat
         page, log = new_page(browser, 1000, 700)
         try:
             page.goto(base, wait_until="load")
-            img = _wait_drawn(page)
+            img = _wait_drawn(page, stable=False)
             assert img.std() > 20
             assert page.url.endswith("?playbackPath=scene.viser")
+            # the recording plays: viser's playback bar (a slider over the clip's duration) advances
+            bar = page.locator('[role="slider"]').first
+            assert float(bar.get_attribute("aria-valuemax")) == pytest.approx(T / 8.0)  # T steps at 8 fps
+            seen = {bar.get_attribute("aria-valuenow") for _ in range(8) if page.wait_for_timeout(300) is None}
+            assert len(seen) > 1, seen
             assert any(u == base + "scene.viser" for u in log.requests), log.requests
             assert all(u.startswith(base) or u.startswith(("data:", "blob:")) for u in log.requests), log.requests
             assert log.websockets == []  # a recording: no server behind it
