@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up blur4d in ./.venv on a fresh Debian machine (Python >= 3.10, no GPU needed).
 # System packages: libusb-1.0-0 (open3d), libgl1 + glib (OpenCV: opencv-contrib-python, the one
-# OpenCV build every part shares, links libGL.so.1 and libgthread), chromium (the HTML-report
-# browser test).
+# OpenCV build every part shares, links libGL.so.1 and libgthread), chromium (the browser tests of the
+# report and the viewer, driven by Playwright through executable_path: never run `playwright install`,
+# it downloads a browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

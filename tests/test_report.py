@@ -1,30 +1,22 @@
 """The HTML report (blur4d/report/html.py): structure, optional sections, self-containedness, and
 a real render in headless Chromium.
 
-Browser harness: Chromium's DevTools protocol over ``--remote-debugging-pipe`` (file descriptors
-3 and 4, NUL-separated JSON), with nothing but the standard library. Chosen over
-``--screenshot`` + ``--enable-logging=stderr`` because the protocol reports every kind of failure
-as a structured event rather than as log text whose format changes between Chromium versions:
-uncaught exceptions (``Runtime.exceptionThrown``), ``console.error/warn``
-(``Runtime.consoleAPICalled``), failed resources and CSP/security errors (``Log.entryAdded``), and
-every request the page makes (``Network.requestWillBeSent``: a self-contained report makes none
-except itself and data: URIs). It also lets the test ask the page whether every image decoded and
-capture a full-page screenshot. A control page with deliberate errors proves the harness catches
-them. The test skips, saying why, only when no Chromium binary is installed.
+Browser harness: Playwright driving Debian's Chromium (tests/_browser.py). It reports every kind of
+failure as a structured event: uncaught exceptions, ``console.error/warn``, failed resources and
+CSP/security errors (Chromium's log entries, delivered as console messages), failed requests, and
+every request the page makes (a self-contained report makes none except itself and data: URIs). It
+also asks the page whether every image decoded and captures a full-page screenshot. A control page
+with deliberate errors proves the harness catches them. The test skips, saying why, only when no
+Chromium binary is installed.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import re
-import select
 import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +24,8 @@ import pytest
 from blur4d.errors import InputError, OutputExistsError
 from blur4d.report.html import render_report, write_report
 from blur4d.types import Cameras, ConsistencyReport, FaceTracks, Intervals, PointCloud, Tracks, Video
+
+from _browser import NO_CHROMIUM, chromium_path, launch, render_page  # noqa: E402 (tests/ is on sys.path)
 
 # --------------------------------------------------------------------------------------------
 # fixtures: small containers of every kind
@@ -153,169 +147,38 @@ def test_report_from_loaded_json(tmp_path, consistency, video):
 
 
 # --------------------------------------------------------------------------------------------
-# a real browser
+# a real browser (Playwright driving Debian's Chromium: tests/_browser.py)
 # --------------------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        exe = shutil.which(name)
-        if exe:
-            return exe
-    return None
-
-
-class _Browser:
-    """Headless Chromium driven over the DevTools pipe (fd 3 in, fd 4 out)."""
-
-    def __init__(self, exe: str, user_dir: Path) -> None:
-        to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
-
-        def wire() -> None:  # in the child: put the pipe ends on fds 3 and 4
-            a = fcntl.fcntl(to_r, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(from_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-extensions", "--disable-quic", "--mute-audio",
-                f"--user-data-dir={user_dir}", "--remote-debugging-pipe", "about:blank"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=wire)
-        os.close(to_r)
-        os.close(from_w)
-        self.w, self.r = to_w, from_r
-        self.buf = b""
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def _read_message(self, deadline: float) -> dict:
-        while b"\0" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no answer from Chromium")
-            ready, _, _ = select.select([self.r], [], [], left)
-            if ready:
-                chunk = os.read(self.r, 1 << 20)
-                if not chunk:
-                    raise RuntimeError("Chromium closed the DevTools pipe")
-                self.buf += chunk
-        msg, _, self.buf = self.buf.partition(b"\0")
-        return json.loads(msg)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60):
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self.w, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self._read_message(deadline)
-            if m.get("id") == self.next_id:
-                if "error" in m:
-                    raise RuntimeError(f"{method}: {m['error']}")
-                return m.get("result", {})
-            self.events.append(m)
-
-    def wait_event(self, method: str, timeout: float = 60) -> dict:
-        for e in self.events:
-            if e.get("method") == method:
-                return e
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self._read_message(deadline)
-            self.events.append(m)
-            if m.get("method") == method:
-                return m
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.w)
-        os.close(self.r)
-
-
-def render_in_chromium(page: Path, screenshot: Path, user_dir: Path, width: int = 1280) -> dict:
-    """Load ``page`` in headless Chromium; return the problems it reported and page facts, and
-    write a full-page PNG screenshot."""
-    exe = _chromium()
-    assert exe is not None
-    b = _Browser(exe, user_dir)
-    try:
-        target = b.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        s = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Runtime", "Log", "Network", "Page"):
-            b.send(f"{domain}.enable", session=s)
-        b.send("Emulation.setDeviceMetricsOverride",
-               {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=s)
-        url = page.resolve().as_uri()
-        b.send("Page.navigate", {"url": url}, session=s)
-        b.wait_event("Page.loadEventFired")
-        facts = b.send("Runtime.evaluate", {"returnByValue": True, "expression": """JSON.stringify({
-            images: document.images.length,
-            broken: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
-            height: document.documentElement.scrollHeight,
-            width: document.documentElement.scrollWidth,
-            sections: Array.from(document.querySelectorAll('section')).map(x => x.id),
-            verdict: (document.querySelector('#verdict .name') || {}).textContent || null})"""}, session=s)
-        info = json.loads(facts["result"]["value"])
-        h = min(int(info["height"]), 12000)
-        shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                 "clip": {"x": 0, "y": 0, "width": width, "height": h, "scale": 1}},
-                      session=s)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-        time.sleep(0.2)
-        b.send("Runtime.evaluate", {"expression": "1"}, session=s)  # flush pending events
-    finally:
-        b.close()
-    console = [e["params"] for e in b.events if e.get("method") == "Runtime.consoleAPICalled"
-               and e["params"].get("type") in ("error", "assert", "warning")]
-    exceptions = [e["params"]["exceptionDetails"] for e in b.events if e.get("method") == "Runtime.exceptionThrown"]
-    log_errors = [e["params"]["entry"] for e in b.events if e.get("method") == "Log.entryAdded"
-                  and e["params"]["entry"].get("level") in ("error", "warning")]
-    requests = [e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"]
-    failed = [e["params"] for e in b.events if e.get("method") == "Network.loadingFailed"]
-    foreign = [u for u in requests if u != url and not u.startswith("data:")]
-    return {"console": console, "exceptions": exceptions, "log_errors": log_errors, "foreign_requests": foreign,
-            "failed": failed, **info}
-
-
 @pytest.fixture(scope="module")
-def chromium():
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no Chromium binary on PATH (Debian package `chromium`, installed by scripts/setup.sh and "
-                    ".ci/run); the browser test cannot run")
-    return exe
+def browser():
+    if chromium_path() is None:
+        pytest.skip(NO_CHROMIUM)
+    with launch() as b:
+        yield b
 
 
-def test_control_page_errors_are_caught(chromium, tmp_path):
+def test_control_page_errors_are_caught(browser, tmp_path):
     """The harness must see what it is meant to catch, or its 'no errors' means nothing."""
     bad = tmp_path / "bad.html"
     bad.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body>'
                    '<img src="missing.png" alt="missing"><script>console.error("boom");'
                    "throw new Error('bang');</script></body></html>", encoding="utf-8")
-    got = render_in_chromium(bad, tmp_path / "bad.png", tmp_path / "profile")
+    got = render_page(browser, bad, tmp_path / "bad.png")
     assert any("boom" in json.dumps(c) for c in got["console"])
-    assert any("bang" in json.dumps(x) for x in got["exceptions"])
+    assert any("bang" in x for x in got["exceptions"])
     assert any(u.endswith("missing.png") for u in got["foreign_requests"])
+    assert any(f["url"].endswith("missing.png") for f in got["failed"])
+    # Chromium's log entries (failed resources, CSP/security errors) arrive as console errors too
+    assert any(c["type"] == "error" and c["url"].endswith("missing.png") for c in got["console"])
     assert got["broken"] == ["missing"]
 
 
-def test_report_renders_in_headless_chromium(chromium, tmp_path, consistency, video, others):
+def test_report_renders_in_headless_chromium(browser, tmp_path, consistency, video, others):
     page = write_report(tmp_path / "report.html", consistency=consistency, video=video,
                         overlay_frames=video.frames[:3], title="browser test", **others)
     shot = tmp_path / "report.png"
-    got = render_in_chromium(page, shot, tmp_path / "profile")
-    assert got["console"] == [] and got["exceptions"] == [] and got["log_errors"] == [], got
+    got = render_page(browser, page, shot)
+    assert got["console"] == [] and got["exceptions"] == [], got
     assert got["foreign_requests"] == [] and got["failed"] == [], got
     assert got["broken"] == [] and got["images"] == 1 + len(consistency.maps) + 2 + 1  # + overlay strip
     assert got["sections"] == ["verdict", "clip", "figures", "pairs", "tracks", "cameras", "points", "faces",

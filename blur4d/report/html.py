@@ -534,3 +534,27 @@ def write_report(path: str | os.PathLike, *, consistency: ConsistencyReport | No
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+_VIEWER_START, _VIEWER_END = "<!--blur4d:viewer-->", "<!--/blur4d:viewer-->"
+
+
+def link_viewer(path: str | os.PathLike, href: str) -> Path:
+    """Add (or update) a link to the static 4D viewer (``blur4d view --export``) under the
+    report's title. ``href`` is relative to the report. Written atomically."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    link = (f'{_VIEWER_START}<p class="sub"><a href="{_e(href)}">Open the interactive 4D viewer</a> '
+            "(open it through a web server, e.g. <code>python -m http.server</code>, not from disk)</p>" + _VIEWER_END)
+    if _VIEWER_START in text and _VIEWER_END in text:
+        a, b = text.index(_VIEWER_START), text.index(_VIEWER_END) + len(_VIEWER_END)
+        text = text[:a] + link + text[b:]
+    else:
+        sub = text.find('<div class="sub">')
+        end = text.find("</div>", sub)
+        if sub < 0 or end < 0:
+            raise InputError(f"report {path}: not a blur4d report (no title block); cannot link the viewer")
+        text = text[:end + 6] + link + text[end + 6:]
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

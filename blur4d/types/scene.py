@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,3 +46,10 @@ class Scene:
         return resolve("blur4d.pipeline:save_scene")(self, path, overwrite=overwrite)
 
 
+
+    def view(self, **options: Any) -> Any:
+        """Open the scene in the interactive 4D viewer (viser; ``pip install "blur4d[view]"``): inline
+        in a notebook, else it prints the URL. Returns the running viewer (``.url``, ``.stop()``);
+        it stops with the kernel. Options: ``height``, ``host``, ``port``, ``point_budget``."""
+        # the viewer sits above this module: reached by name at call time, never by an import
+        return resolve("blur4d.viewer:show")(self, **options)
