@@ -217,8 +217,9 @@ def collect_results(verb: str, folder: Path) -> tuple[dict[str, float], dict[str
         cams, check, faces, dense = (st.get(k) or {} for k in ("cameras", "check", "faces", "dense"))
         if cams.get("status") == "done":
             res.update(cameras_ok=bool(cams.get("ok")), motion=cams.get("motion"), registered=cams.get("registered"))
-        if dense.get("points") is not None:
-            res["points"] = dense.get("points")
+        points = dense.get("points", cams.get("static_points"))
+        if points is not None:
+            res["points"] = int(points)
         if check.get("verdict") is not None:
             res.update(verdict=check.get("verdict"), confidence=check.get("confidence"))
         if faces.get("status") in ("done", "empty"):
