@@ -160,7 +160,19 @@ def run_item(task: Mapping[str, Any]) -> dict[str, Any]:
         return _failed(task, f"cannot finish {out_dir / task['id']}: {err.strerror or err}", t0, crashes=crashes)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     row["finished"] = _now()
+    row["peak_rss_mb"] = _peak_rss_mb()
     return row
+
+
+def _peak_rss_mb() -> float | None:
+    """This worker process's peak resident memory so far (Linux/macOS)."""
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (ImportError, OSError):
+        return None
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
 def _run_verb(argv: list[str], folder: Path) -> tuple[int, str]:
