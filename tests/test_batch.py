@@ -108,6 +108,7 @@ def test_ids_are_stable_unique_and_safe(tmp_path):
     assert got[3].options["fov"] == 40 and got[3].options["seed"] == 6
     assert got[2].argv()[-4:] == ["--past-future", "--seed=5", "--skip=faces", "--skip=report"]
     assert items_mod.collect([str(tmp_path / "a b")], glob="*.jpg")[0].input.endswith("x.jpg")
+    assert [i.id for i in items_mod.collect([str(tmp_path)], exclude=tmp_path / "a b")] == ["y"]
     again = items_mod.collect([str(tmp_path / "a b"), str(manifest), str(tmp_path / "y.png")], verb="check",
                               options={"frames": 6, "past_future": True})
     items_mod.fill_hashes(got), items_mod.fill_hashes(again)
@@ -129,7 +130,7 @@ def test_table_drops_a_torn_last_line(tmp_path):
     with open(path, "ab") as fh:
         fh.write(b'{"id": "c", "sta')  # a write cut short
     t2 = table_mod.Table(path)
-    assert [r["id"] for r in t2.rows] == ["a", "b"]
+    assert t2.torn and list(t2.last()) == ["a", "b"]
     assert path.read_text().endswith("\n") and all(json.loads(line) for line in path.read_text().splitlines())
     assert set(t2.last()) == {"a", "b"} and t2.attempts("a") == 1
 
@@ -400,3 +401,14 @@ def test_ray_worker_killed_mid_item_is_retried(ray_cluster, inputs, tmp_path):
     (row,) = [r for r in rows_of(out) if r["id"] == "ex_a"]
     assert row["status"] == "ok" and row["crashes"] >= 1 and row["pid"] != killed
     assert not list(out.glob(".*.partial-*"))
+
+
+def test_gallery_caps_its_rows_and_lists_failures_first(tmp_path):
+    from blur4d.batch.gallery import write_index
+
+    rows = [{"id": f"i{k}", "status": "ok", "verb": "check", "input": f"/x/i{k}.png"} for k in range(3)]
+    rows.append({"id": "bad", "status": "failed", "verb": "check", "input": "/x/bad.png", "error": "a <b> error"})
+    page = write_index(tmp_path / "index.html", rows, max_rows=2).read_text()
+    assert "Showing 2 of 4 items" in page and "1 failed" in page and "3 ok" in page
+    assert page.index("bad.png") < page.index("i0.png") and "i2.png" not in page
+    assert "a &lt;b&gt; error" in page

@@ -51,13 +51,20 @@ def _verdict(res: Mapping[str, Any]) -> str:
     return f"{res['verdict']}" + (f" ({conf:.2f})" if isinstance(conf, (int, float)) else "")
 
 
-def write_index(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, title: str = "blur4d batch") -> Path:
+MAX_ROWS = 2000  # a page, not a database: summary.csv lists everything
+
+
+def write_index(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, title: str = "blur4d batch",
+                max_rows: int = MAX_ROWS) -> Path:
+    """The gallery; failed items first. Beyond ``max_rows`` items the page says so and shows the first."""
     path = Path(path)
     out_dir = path.parent
     rows = list(rows)
     counts = {s: sum(1 for r in rows if r.get("status") == s) for s in ("ok", "failed", "skipped")}
+    shown = sorted(rows, key=lambda r: r.get("status") != "failed")[:max_rows]
+    more = (f" Showing {len(shown)} of {len(rows)} items (failed ones first)." if len(shown) < len(rows) else "")
     body = []
-    for row in rows:
+    for row in shown:
         item = str(row["id"])
         res = row.get("results") or {}
         status = str(row.get("status", ""))
@@ -87,7 +94,7 @@ def write_index(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], *, t
         f"<h1>{html.escape(title)}</h1>"
         f"<p class=\"sum\">{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped "
         f"({len(rows)} items). Full table: <a href=\"summary.csv\">summary.csv</a>, "
-        "every attempt: <a href=\"batch.jsonl\">batch.jsonl</a>.</p>"
+        f"every attempt: <a href=\"batch.jsonl\">batch.jsonl</a>.{html.escape(more)}</p>"
         "<table><thead><tr><th>item</th><th>photo</th><th>clip (middle frame)</th><th>status</th>"
         "<th>verdict</th><th>cameras</th><th>results</th><th>links</th></tr></thead><tbody>"
         + "\n".join(body) + "</tbody></table></body></html>\n")

@@ -132,11 +132,13 @@ def safe_id(rel: str) -> str:
     return name[:120]
 
 
-def _media_files(folder: Path, glob: str | None) -> list[Path]:
+def _media_files(folder: Path, glob: str | None, exclude: Path | None = None) -> list[Path]:
     found = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+            continue
+        if exclude is not None and p.is_relative_to(exclude):  # the batch's own outputs are never inputs
             continue
         if p.suffix.lower() not in MEDIA_SUFFIXES:
             continue
@@ -204,8 +206,9 @@ def _absolute_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def collect(inputs: Sequence[str | os.PathLike] | str | os.PathLike, *, verb: str = "reconstruct",
             options: Mapping[str, Any] | None = None, glob: str | None = None,
-            cwd: str | os.PathLike | None = None) -> list[Item]:
-    """Expand ``inputs`` into items (ids unique and stable; hashes not computed yet)."""
+            cwd: str | os.PathLike | None = None, exclude: str | os.PathLike | None = None) -> list[Item]:
+    """Expand ``inputs`` into items (ids unique and stable; hashes not computed yet). Files under
+    ``exclude`` (the batch's output folder) are left out of folder inputs."""
     if verb not in VERBS:
         raise InputError(f"--verb: one of {', '.join(VERBS)}, got {verb!r}")
     if isinstance(inputs, (str, os.PathLike)):
@@ -218,7 +221,7 @@ def collect(inputs: Sequence[str | os.PathLike] | str | os.PathLike, *, verb: st
         if not path.exists():
             raise InputError(f"input {given}: no such file or folder")
         if path.is_dir():
-            files = _media_files(path, glob)
+            files = _media_files(path, glob, Path(exclude).resolve() if exclude else None)
             if not files:
                 raise InputError(f"input {given}: no images or videos in this folder"
                                  + (f" matching --glob {glob!r}" if glob else ""))

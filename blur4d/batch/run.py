@@ -131,7 +131,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], *, out: str |
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise InputError(f"--out {out}: folder is not writable")
     opts = {**normalise_options(options), **normalise_options(verb_options)}
-    items = collect(inputs, verb=verb, options=opts, glob=glob)
+    items = collect(inputs, verb=verb, options=opts, glob=glob, exclude=out_dir)
     if not items:
         raise InputError("no inputs: give photos, videos, folders or a manifest")
     with _lock(out_dir):

@@ -22,39 +22,44 @@ SUMMARY_COLUMNS = ("id", "status", "input", "error", "seconds", "verdict", "conf
 
 
 class Table:
-    """``DIR/batch.jsonl``: read the history, append rows."""
+    """``DIR/batch.jsonl``: read the history (keeping only each item's last attempt and its
+    attempt count in memory), append rows."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.rows: list[dict[str, Any]] = []
+        self._last: dict[str, dict[str, Any]] = {}
+        self._attempts: dict[str, int] = {}
+        self.torn = False
         if self.path.is_file():
             self._load()
 
     def _load(self) -> None:
-        data = self.path.read_bytes()
+        with open(self.path, "rb") as fh:
+            data = fh.read()
         end = data.rfind(b"\n") + 1
         if end < len(data):  # a torn last line: drop it, the table stays valid JSON Lines
             with open(self.path, "r+b") as fh:
                 fh.truncate(end)
-            data = data[:end]
-        for line in data.decode("utf-8", errors="replace").splitlines():
+            self.torn = True
+        for line in data[:end].decode("utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
             if isinstance(row, dict) and "id" in row:
-                self.rows.append(row)
+                self._note(row)
+
+    def _note(self, row: Mapping[str, Any]) -> None:
+        if row.get("status") in ("ok", "failed"):
+            self._last[row["id"]] = dict(row)
+            self._attempts[row["id"]] = self._attempts.get(row["id"], 0) + 1
 
     def last(self) -> dict[str, dict[str, Any]]:
         """The last finished attempt (ok or failed) per item id."""
-        out: dict[str, dict[str, Any]] = {}
-        for row in self.rows:
-            if row.get("status") in ("ok", "failed"):
-                out[row["id"]] = row
-        return out
+        return self._last
 
     def attempts(self, item_id: str) -> int:
-        return sum(1 for r in self.rows if r.get("id") == item_id and r.get("status") in ("ok", "failed"))
+        return self._attempts.get(item_id, 0)
 
     def append(self, row: Mapping[str, Any]) -> None:
         line = (to_json_text(dict(row), indent=None) + "\n").encode("utf-8")
@@ -65,7 +70,7 @@ class Table:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self.rows.append(dict(row))
+        self._note(row)
 
 
 def summary_record(row: Mapping[str, Any]) -> dict[str, Any]:
