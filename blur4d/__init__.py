@@ -13,6 +13,7 @@ import logging
 # loaded, so the function bound below is never replaced by a later backend import.
 from . import generate as _generate_backends  # noqa: F401  (import order matters)
 from .api import check, evaluate, example, face, generate, load, reconstruct, synth, track
+from .batch import batch  # the subpackage blur4d/batch/ loads first, then its function takes the name
 from .errors import Blur4DError, InputError, MissingDependencyError
 from ._version import __version__
 from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Intervals, PointCloud, Provenance, Scene,
@@ -22,7 +23,7 @@ from .types import (Cameras, ConsistencyReport, FaceTracks, Generation, Interval
 logging.getLogger("blur4d").addHandler(logging.NullHandler())
 
 __all__ = [
-    "generate", "track", "check", "face", "reconstruct", "load", "evaluate", "synth", "example",
+    "generate", "track", "check", "face", "reconstruct", "batch", "load", "evaluate", "synth", "example",
     "Intervals", "Video", "Generation", "Tracks", "Cameras", "PointCloud", "ConsistencyReport", "FaceTracks",
     "Scene", "Provenance", "Blur4DError", "InputError", "MissingDependencyError", "__version__",
 ]

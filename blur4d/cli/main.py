@@ -15,8 +15,8 @@ import sys
 import warnings
 from typing import Sequence
 
-VERBS = ("generate", "track", "reconstruct", "check", "face", "evaluate", "synth", "example", "env", "backends",
-         "view")
+VERBS = ("generate", "track", "reconstruct", "check", "face", "batch", "view", "evaluate", "synth", "example", "env",
+         "backends")
 
 _GLOBAL_DEFAULTS = {"seed": 0, "overwrite": False, "verbose": 0, "quiet": False, "debug": False, "device": "auto",
                     "max_pixels": 100_000_000}
