@@ -59,8 +59,9 @@ class Stage:
 
     ``run(state, ctx) -> Outcome`` computes; ``write(state, folder, ctx)`` writes ``files`` (a
     trailing ``/`` is a folder) and returns those it wrote; ``load(folder, ply)`` reads them back
-    (``{}`` when absent); ``record(state, ctx)`` adds to the stage's entry in run.json. A stage
-    runs when every field in ``needs`` is there; it is written when any field in ``produces``
+    (``{}`` when absent); ``record(state, ctx)`` adds to the stage's entry in run.json. With
+    ``reuse`` a stage whose ``load`` finds its files is read back, not run (even when skipped). A
+    stage runs when every field in ``needs`` is there; it is written when any field in ``produces``
     is (a stage producing nothing, the report, is always written). Errors: a ``downstream``
     stage never stops the run (its failure is recorded); otherwise a :class:`Blur4DError` for
     which ``tolerate(err, ctx)`` is true is recorded, anything else is raised.
