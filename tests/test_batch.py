@@ -21,7 +21,7 @@ from blur4d.batch import worker as worker_mod
 from blur4d.cli.main import main
 
 CHECK_OPTS = ["--verb", "check", "--frames", "6", "--seed", "3"]
-VOLATILE = {"seconds", "timings", "created", "time", "elapsed", "load_seconds"}
+VOLATILE = {"seconds", "timings", "created", "time", "elapsed", "load_seconds", "write_seconds"}
 
 
 # ------------------------------------------------------------------------------------------------
