@@ -6,6 +6,7 @@ tests to a recorder.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Protocol
 
 
@@ -96,3 +97,17 @@ def iterate(items: Any, stage: str, progress: Progress, total: int | None = None
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (interpreter start, imports, ...), from /proc on Linux;
+    None where that is not available. The CLI records it so run.json accounts for the whole command."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22 of stat(5), counted after the ")" that ends the name
+        with open("/proc/uptime", "rb") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None

@@ -124,6 +124,11 @@ def test_cli_one_line_error_and_run_on_a_frame_folder(video, tmp_path, capsys):
     rc = main(["-q", "reconstruct", str(tmp_path / "clip"), "--out", str(tmp_path / "y.ply"),
                "--skip", "faces", "--skip", "report", "--skip", "check"])
     assert rc == 0 and (tmp_path / "y" / "cameras.json").is_file()
+    # run.json accounts for the whole command: the process's start-up and the publishing are timed too
+    t = json.loads((tmp_path / "y" / "run.json").read_text())["timings"]
+    assert t["startup"] > 0 and t["publish"] >= 0
+    parts = sum(v for k, v in t.items() if k not in ("total", "dense"))  # dense runs inside cameras
+    assert t["total"] == pytest.approx(parts, rel=0.05, abs=0.05)
 
 
 def test_exif_focal_reaches_the_camera_backend(tmp_path):

@@ -50,11 +50,14 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import InputError
 
         raise InputError("--fov/--focal-px: only for the colmap cameras backend; drop them or use --cameras colmap")
+    from ..progress import process_age
+
     with progress(args) as prog:
         scene = api.reconstruct(args.input, out=args.out, generate_options=generate_options(args),
                                 tracker=args.tracker, cameras=args.cameras, skip=tuple(args.skip), reuse=args.reuse,
                                 overwrite=args.overwrite, seed=args.seed, max_pixels=args.max_pixels,
-                                megasam=args.megasam, camera_options=camera_options or None, progress=prog)
+                                megasam=args.megasam, camera_options=camera_options or None, progress=prog,
+                                startup_seconds=process_age())
     if not args.quiet:
         from ..pipeline import summary_lines
 
