@@ -23,9 +23,9 @@ part of the occluder, when the small patch at its carried position matches again
 How each point was found in each frame (verified, chained, matched, lost) is evidence, not the
 answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confidence`` is that
 probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
-pass/fail flags). Where a decision sits near its threshold, positions blend the two candidates
-(the refined and the chained one, the large and the small window) by how clearly the point
-passed, so that a sub-pixel change of a query does not make its track jump.
+pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
+a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
+what remains on weak texture).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -141,11 +141,6 @@ class TrackerConfig:
 
 
 _LK_ITERATIONS, _LK_EPS = 100, 1e-4
-
-
-def _ramp(x: np.ndarray) -> np.ndarray:
-    """1 for x <= 0.75, 0 for x >= 1.25, linear between (0.5 at a threshold, x = 1)."""
-    return np.clip((1.25 - np.asarray(x, np.float64)) / 0.5, 0.0, 1.0)
 
 
 class _Frames:
@@ -307,34 +302,22 @@ class BuiltinTracker:
         return pts + np.concatenate([fx, fy], axis=1)
 
     def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Refine ``guess`` in frame t against the query patch at ``ref`` in frame q and check it
-        by tracking back -> (position, passed, confidence, weight). Points that do not clearly
-        pass are tried once more with a window of ``small_win`` (near an occlusion boundary a
-        smaller patch stays on the point's own surface).
-
-        ``weight`` in [0, 1] says how clearly the point passed (1 well inside the thresholds, 0
-        well outside, a linear ramp across them, 0.5 at the threshold); the two windows'
-        positions are blended by it, so that a point near a threshold does not jump between
-        them under a tiny change of its query."""
+        by tracking back -> (position, passed, confidence). Points that fail are tried once more
+        with a window of ``small_win`` (near an occlusion boundary a smaller patch stays on the
+        point's own surface)."""
         cfg = self.config
-        pos, passed, conf, wb = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win))
+        pos, passed, conf = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win))
         small = int(cfg.small_win)
-        f = np.flatnonzero(wb < 1.0)
-        weight = wb.copy()
+        f = np.flatnonzero(~passed)
         if small and small < int(cfg.refine_win) and len(f):
-            p2, ok2, c2, ws = self._verify_win(pyr, q, t, ref[f], guess[f], small)
-            w1 = wb[f]
-            tot = w1 + (1.0 - w1) * ws
-            blend = np.where(tot[:, None] > 0, (w1[:, None] * pos[f] + ((1.0 - w1) * ws)[:, None] * p2)
-                             / np.maximum(tot, 1e-12)[:, None], pos[f])
-            use = ~passed[f] & ok2
-            conf[f[use]] = c2[use]
-            pos[f], passed[f], weight[f] = blend, passed[f] | ok2, tot
-        return pos, passed, conf, weight
+            p2, ok2, c2 = self._verify_win(pyr, q, t, ref[f], guess[f], small)
+            pos[f[ok2]], passed[f[ok2]], conf[f[ok2]] = p2[ok2], True, c2[ok2]
+        return pos, passed, conf
 
     def _verify_win(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, win: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         lv = int(cfg.refine_levels)
         pos, ok, res = self._lk(pyr, q, t, ref, guess, lv, win)
@@ -345,8 +328,7 @@ class BuiltinTracker:
         passed = ok & ok_b & inside & (fb < cfg.fb_threshold) & (res < cfg.residual_threshold)
         conf = np.exp(-np.log(2) * ((fb / cfg.fb_threshold) ** 2 + (res / cfg.residual_threshold) ** 2))
         conf = np.where(ok & ok_b & inside, conf, 0.0)
-        weight = np.where(ok & ok_b & inside, _ramp(fb / cfg.fb_threshold) * _ramp(res / cfg.residual_threshold), 0.0)
-        return pos, passed, conf, weight
+        return pos, passed, conf
 
     @staticmethod
     def _patch_residual(pyr: _Frames, q: int, t: int, ref: np.ndarray, pos: np.ndarray, win: int
@@ -414,20 +396,16 @@ class BuiltinTracker:
         if not len(sel):
             return
         A, G = a[sel], g[sel]
-        pos, passed, c, wv = self._verify(pyr, q, t, ref[A], G)
-        jump = np.linalg.norm(pos - G, axis=1) / (cfg.refine_win / 2)
-        passed &= jump < 1.0
-        wv = wv * _ramp(jump)
-        # positions blend the refined and the chained one across the thresholds (continuous)
-        pos = wv[:, None] * pos + (1.0 - wv[:, None]) * G
+        pos, passed, c = self._verify(pyr, q, t, ref[A], G)
+        passed &= np.linalg.norm(pos - G, axis=1) < cfg.refine_win / 2
         st = np.where(passed, VERIFIED, LOST).astype(np.int8)
         if cfg.chain_check and prev != q:
             fall = ~passed
             c_chain = 0.5 * np.exp(-np.log(2) * ((fb_c[sel] / cfg.fb_threshold) ** 2
                                                  + (res_f[sel] / cfg.residual_threshold) ** 2))
-            c[fall], passed[fall] = c_chain[fall], True
+            pos[fall], c[fall], passed[fall] = G[fall], c_chain[fall], True
             st[fall] = CHAINED
-        xy[t, A] = pos
+        xy[t, A] = np.where(passed[:, None], pos, G)
         vis[t, A] = passed
         conf[t, A] = c
         state[t, A] = st
@@ -458,11 +436,9 @@ class BuiltinTracker:
                     xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen)
                     retry = lost if cfg.reacquire else lost[was[lost]]
                     if len(retry):
-                        pos, passed, c, wv = self._verify(pyr, q, t, ref[retry], xy[t, retry])
-                        jump = np.linalg.norm(pos - xy[t, retry], axis=1) / cfg.refine_win
-                        passed &= jump < 1.0
-                        wv = wv * _ramp(jump)
-                        xy[t, retry] = wv[:, None] * pos + (1.0 - wv[:, None]) * xy[t, retry]
+                        pos, passed, c = self._verify(pyr, q, t, ref[retry], xy[t, retry])
+                        passed &= np.linalg.norm(pos - xy[t, retry], axis=1) < cfg.refine_win
+                        xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
                         state[t, retry[passed]] = VERIFIED
