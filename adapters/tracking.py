@@ -16,17 +16,24 @@ OpenCV's pyramidal Lucas-Kanade:
    points that moved like them before they were lost, and every later frame tries to re-acquire
    them against the template, so a track keeps its identity through occlusions.
 
-``visible`` therefore means "found and verified"; an occluded point is re-acquired either by
-LK against its query patch or, where that patch held part of the occluder, when the small patch at
-its carried position matches again (``match_carried``, confidence <= 0.25). Points on
-textureless surfaces cannot be verified and are reported not visible, with a low confidence.
+An occluded point is re-acquired either by LK against its query patch or, where that patch held
+part of the occluder, when the small patch at its carried position matches again
+(``match_carried``).
+
+How each point was found in each frame (verified, chained, matched, lost) is evidence, not the
+answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confidence`` is that
+probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
+pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
+a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
+what remains on weak texture).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
 frame-to-frame guess from dense DIS optical flow instead.
 
 :func:`write_overlay` draws colour-coded tracks with fading tails into an mp4;
-:func:`write_summary` draws every trajectory over the query frame into a PNG.
+:func:`write_summary` draws every trajectory over the query frame into a PNG (both live in
+:mod:`blur4d.adapters.track_drawings` and are re-exported here).
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,131 +51,17 @@ from blur4d.errors import InputError
 from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
 
+from .track_queries import default_query_frame, grid_points, resolve_queries  # noqa: F401
+from .track_visibility import (CHAINED, FEATURES, LOST, MATCHED, QUERY, VERIFIED, visibility_features,
+                               visibility_probability)
+from .track_drawings import (render_overlay, render_summary, summary_magnification, track_colors,  # noqa: F401
+                             write_overlay, write_summary)
+
 log = logging.getLogger("blur4d.adapters.tracking")
 
 __all__ = ["BuiltinTracker", "TrackerConfig", "resolve_queries", "default_query_frame", "grid_points",
-           "write_overlay", "write_summary", "track_colors"]
-
-
-# ------------------------------------------------------------------------------------------
-# Queries (shared with the CoTracker adapter)
-# ------------------------------------------------------------------------------------------
-def default_query_frame(video: Video) -> int:
-    """The frame whose interval centre is closest to 0, the centre of the exposure."""
-    return int(np.argmin(np.abs(video.intervals.centers)))
-
-
-def grid_points(width: int, height: int, grid_size: int, mask: np.ndarray | None = None) -> np.ndarray:
-    """``grid_size`` x ``grid_size`` integer pixel positions spread over the image (a margin of
-    half a cell at each side), or over the bounding box of ``mask`` and kept where it is
-    non-zero -> (N, 2) float32 (x, y)."""
-    if grid_size < 1:
-        raise InputError(f"grid_size: must be >= 1, got {grid_size}")
-    x0, y0, x1, y1 = 0.0, 0.0, width - 1.0, height - 1.0
-    if mask is not None:
-        ys, xs = np.nonzero(mask)
-        if len(xs) == 0:
-            raise InputError("mask: has no non-zero pixels; nothing to track")
-        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
-    xs = np.rint(x0 + (np.arange(grid_size) + 0.5) * (x1 - x0 + 1) / grid_size - 0.5)
-    ys = np.rint(y0 + (np.arange(grid_size) + 0.5) * (y1 - y0 + 1) / grid_size - 0.5)
-    gx, gy = np.meshgrid(xs, ys)
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    _, first = np.unique(pts, axis=0, return_index=True)  # tiny images: drop repeated positions
-    pts = pts[np.sort(first)]
-    if mask is not None:
-        keep = mask[pts[:, 1].astype(int), pts[:, 0].astype(int)] != 0
-        pts = pts[keep]
-    return pts.astype(np.float32)
-
-
-def _load_mask(mask: Any, width: int, height: int) -> np.ndarray:
-    if isinstance(mask, (str, os.PathLike)):
-        from blur4d.media import read_image
-
-        m = read_image(mask, keep_gray=True, min_side=1).pixels
-        if m.ndim == 3:
-            m = m.max(axis=2)
-    else:
-        m = np.asarray(mask)
-        if m.ndim == 3:
-            m = m.max(axis=2)
-    if m.shape != (height, width):
-        raise InputError(f"mask: expected a {width}x{height} image (the video's size), got {m.shape[1]}x{m.shape[0]}"
-                         if m.ndim == 2 else f"mask: expected an (H, W) array, got shape {m.shape}")
-    return m
-
-
-def _load_query_array(queries: Any) -> np.ndarray:
-    if isinstance(queries, (str, os.PathLike)):
-        path = Path(queries)
-        if not path.is_file():
-            raise InputError(f"--queries {path}: no such file")
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".npy":
-                arr = np.load(path, allow_pickle=False)
-            elif suffix in (".csv", ".txt"):
-                text = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-                if text and any(c.isalpha() for c in text[0]):
-                    text = text[1:]  # a header row
-                arr = np.array([[float(v) for v in ln.replace(";", ",").split(",")] for ln in text])
-            else:
-                raise InputError(f"--queries {path}: expected a .npy or .csv file, got {suffix!r}")
-        except (ValueError, OSError) as err:
-            raise InputError(f"--queries {path}: cannot read ({err}); expected rows of x,y or t,x,y") from err
-    else:
-        arr = np.asarray(queries)
-    arr = np.asarray(arr, np.float64)
-    if arr.ndim == 1 and arr.shape[0] in (2, 3):
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] not in (2, 3) or len(arr) == 0:
-        raise InputError(f"queries: expected (N, 2) rows of x, y or (N, 3) rows of t, x, y, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError("queries: contain NaN or infinite values")
-    return arr
-
-
-def resolve_queries(video: Video, *, grid_size: int = 32, queries: Any = None, query_frame: int | None = None,
-                    mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """The points to track -> ``(query_frame (N,) int32, query_xy (N, 2) float32)``.
-
-    ``queries`` (a .npy/.csv path or an array) of rows (x, y) at ``query_frame`` or (t, x, y);
-    otherwise a ``grid_size`` grid at ``query_frame`` (default: the centre of the exposure),
-    restricted to the non-zero pixels of ``mask`` when given.
-    """
-    T, W, H = video.num_frames, video.width, video.height
-    if query_frame is None:
-        qf = default_query_frame(video)
-    else:
-        qf = int(query_frame)
-        if qf < 0:
-            qf += T
-        if not 0 <= qf < T:
-            raise InputError(f"--query-frame: must be in [0, {T - 1}] for this {T}-frame video, got {query_frame}")
-    if queries is not None:
-        if mask is not None:
-            raise InputError("--mask: applies to the query grid; pass either --queries or --mask, not both")
-        arr = _load_query_array(queries)
-        if arr.shape[1] == 3:
-            t = arr[:, 0]
-            if np.any(t != np.round(t)) or t.min() < 0 or t.max() > T - 1:
-                raise InputError(f"queries: frame indices (first column) must be integers in [0, {T - 1}], "
-                                 f"got [{t.min():g}, {t.max():g}]")
-            frames, xy = t.astype(np.int32), arr[:, 1:]
-        else:
-            frames, xy = np.full(len(arr), qf, np.int32), arr
-        bad = (xy[:, 0] < -0.5) | (xy[:, 0] > W - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > H - 0.5)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(f"queries: point {i} ({xy[i, 0]:g}, {xy[i, 1]:g}) lies outside the {W}x{H} frame")
-        return frames, xy.astype(np.float32)
-    m = _load_mask(mask, W, H) if mask is not None else None
-    xy = grid_points(W, H, int(grid_size), m)
-    if len(xy) == 0:
-        raise InputError(f"--mask: no point of the {grid_size}x{grid_size} grid falls inside the mask; "
-                         "pass a larger --grid")
-    return np.full(len(xy), qf, np.int32), xy
+           "write_overlay", "write_summary", "render_overlay", "render_summary", "summary_magnification",
+           "track_colors"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -221,8 +113,15 @@ class TrackerConfig:
     """Nearby points whose motion carries an occluded point."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
+    visibility: str = "calibrated"
+    """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
+    rendered scenes and ``confidence`` is that probability (see
+    :mod:`blur4d.adapters.track_visibility`); 'thresholds': the tracker's own pass/fail decisions
+    and internal score (the behaviour before calibration)."""
 
     def __post_init__(self) -> None:
+        if self.visibility not in ("calibrated", "thresholds"):
+            raise InputError(f"visibility: expected 'calibrated' or 'thresholds', got {self.visibility!r}")
         if self.method not in ("lk", "dis"):
             raise InputError(f"method: expected 'lk' or 'dis', got {self.method!r}")
         if int(self.small_win) != 0 and int(self.small_win) < 3:
@@ -239,6 +138,9 @@ class TrackerConfig:
             raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
         if int(self.max_side) < 0:
             raise InputError(f"max_side: must be >= 0, got {self.max_side}")
+
+
+_LK_ITERATIONS, _LK_EPS = 100, 1e-4
 
 
 class _Frames:
@@ -301,6 +203,7 @@ class BuiltinTracker:
         xy = np.zeros((T, N, 2), np.float32)
         vis = np.zeros((T, N), bool)
         conf = np.zeros((T, N), np.float32)
+        features = np.zeros((T, N, len(FEATURES)), np.float32) if cfg.visibility == "calibrated" else None
         groups = np.unique(qframe)
         total = len(groups) * max(T - 1, 1)
         done = 0
@@ -308,12 +211,20 @@ class BuiltinTracker:
         for q in groups:
             sel = np.flatnonzero(qframe == q)
             pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
-            gx, gv, gc = self._track_group(pyr, int(q), pts, T)
+            gx, gv, gc, gs = self._track_group(pyr, int(q), pts, T)
             xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
-            vis[:, sel] = gv
-            conf[:, sel] = gc
+            if cfg.visibility == "calibrated":
+                feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs)
+                p = visibility_probability(feats)
+                features[:, sel] = feats
+                vis[:, sel] = p >= 0.5
+                conf[:, sel] = p
+            else:
+                vis[:, sel] = gv
+                conf[:, sel] = gc
             done += max(T - 1, 1)
             progress("track", done, total)
+        self.last_visibility_features = features  # for benchmarks/tracking.py --calibrate
         # the query itself is exact and visible
         xy[qframe, np.arange(N)] = qxy
         vis[qframe, np.arange(N)] = True
@@ -364,7 +275,10 @@ class BuiltinTracker:
             off = np.array([x0, y0], np.float32)
             p0 = p0 - off
             p1 = None if p1 is None else p1 - off
-        criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)
+        # iterate to convergence (a step below 1e-4 px, up to 100 iterations): stopping at 30
+        # iterations or at 0.01 px left points wherever an unconverged (oscillating) solve
+        # happened to be, so a 0.001 px change of a query could move its track by tenths of a pixel
+        criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, _LK_ITERATIONS, _LK_EPS)
         p1, st, err = cv2.calcOpticalFlowPyrLK(ga, gb, p0, p1, winSize=(win, win), maxLevel=levels,
                                                criteria=criteria, flags=flags)
         p1 = p1.reshape(-1, 2).astype(np.float64) + off
@@ -464,7 +378,7 @@ class BuiltinTracker:
         return out + np.median(step, axis=1)
 
     def _step(self, pyr: _Frames, q: int, t: int, prev: int, a: np.ndarray, ref: np.ndarray, xy: np.ndarray,
-              vis: np.ndarray, conf: np.ndarray) -> None:
+              vis: np.ndarray, conf: np.ndarray, state: np.ndarray) -> None:
         """Points ``a`` (visible at ``prev``) into frame t: a frame-to-frame guess, checked
         forward-backward from scratch (no initial flow, so a point that slid along an edge does
         not pass); then refined and checked against the query patch."""
@@ -484,23 +398,29 @@ class BuiltinTracker:
         A, G = a[sel], g[sel]
         pos, passed, c = self._verify(pyr, q, t, ref[A], G)
         passed &= np.linalg.norm(pos - G, axis=1) < cfg.refine_win / 2
+        st = np.where(passed, VERIFIED, LOST).astype(np.int8)
         if cfg.chain_check and prev != q:
             fall = ~passed
             c_chain = 0.5 * np.exp(-np.log(2) * ((fb_c[sel] / cfg.fb_threshold) ** 2
                                                  + (res_f[sel] / cfg.residual_threshold) ** 2))
             pos[fall], c[fall], passed[fall] = G[fall], c_chain[fall], True
+            st[fall] = CHAINED
         xy[t, A] = np.where(passed[:, None], pos, G)
         vis[t, A] = passed
         conf[t, A] = c
+        state[t, A] = st
 
     def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Positions (T, n, 2), found (T, n), confidence (T, n) and how each was found (T, n)
+        int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours)."""
         cfg = self.config
         n = len(ref)
         xy = np.zeros((T, n, 2))
         vis = np.zeros((T, n), bool)
         conf = np.zeros((T, n))
-        xy[q], vis[q], conf[q] = ref, True, 1.0
+        state = np.full((T, n), LOST, np.int8)
+        xy[q], vis[q], conf[q], state[q] = ref, True, 1.0, QUERY
         pyr.pinned = {q}
         for d in (1, -1):
             last_seen = np.full(n, q)
@@ -509,7 +429,7 @@ class BuiltinTracker:
                 was = vis[prev]
                 a = np.flatnonzero(was)
                 if len(a):
-                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf)
+                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf, state)
                 lost = np.flatnonzero(~vis[t])
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
@@ -521,6 +441,7 @@ class BuiltinTracker:
                         xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
+                        state[t, retry[passed]] = VERIFIED
                         if cfg.match_carried:
                             # the query patch held part of an occluder, so LK cannot lock on; but
                             # the carried position shows the query's own small patch again
@@ -530,153 +451,6 @@ class BuiltinTracker:
                             seen = (res < cfg.residual_threshold / 2) & (contrast >= cfg.min_texture)
                             vis[t, f[seen]] = True
                             conf[t, f[seen]] = 0.25 * np.exp(-np.log(2) * (res[seen] / cfg.residual_threshold) ** 2)
+                            state[t, f[seen]] = MATCHED
                 last_seen = np.where(vis[t], t, last_seen)
-        return xy, vis, conf
-
-
-# ------------------------------------------------------------------------------------------
-# Drawings
-# ------------------------------------------------------------------------------------------
-def track_colors(tracks: Tracks) -> np.ndarray:
-    """(N, 3) uint8 RGB per track, coloured by query position (hue by x, brightness by y), so
-    neighbouring points share a colour family and the colours are stable across runs."""
-    import cv2
-
-    W, H = tracks.image_size or (int(np.nanmax(tracks.query_xy[:, 0])) + 1, int(np.nanmax(tracks.query_xy[:, 1])) + 1)
-    x = np.clip(tracks.query_xy[:, 0] / max(W - 1, 1), 0, 1)
-    y = np.clip(tracks.query_xy[:, 1] / max(H - 1, 1), 0, 1)
-    hsv = np.stack([x * 170, np.full_like(x, 230), 255 - 90 * y], 1)
-    hsv = np.clip(np.rint(hsv), 0, 255).astype(np.uint8)[None]
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0]
-
-
-def _check_match(video: Video, tracks: Tracks) -> None:
-    if tracks.num_frames != video.num_frames:
-        raise InputError(f"tracks: {tracks.num_frames} frames but the video has {video.num_frames}")
-    if tracks.image_size is not None and tuple(tracks.image_size) != (video.width, video.height):
-        raise InputError(f"tracks: made on {tracks.image_size[0]}x{tracks.image_size[1]} frames but the video is "
-                         f"{video.width}x{video.height}")
-
-
-def _draw_scale(video: Video) -> tuple[int, int]:
-    """(line thickness, radius) for the frame size."""
-    s = max(video.width, video.height)
-    return max(1, round(s / 640)), max(2, round(s / 450))
-
-
-def render_overlay(video: Video, tracks: Tracks, *, tail: int = 8, max_points: int = 2000) -> np.ndarray:
-    """Frames with colour-coded tracks: a dot per visible point (a ring where occluded) and a
-    tail over the last ``tail`` frames that fades with age -> (T, H, W, 3) uint8."""
-    import cv2
-
-    _check_match(video, tracks)
-    idx = _subsample(tracks, max_points)
-    cols = track_colors(tracks)[idx].astype(np.float64)
-    xy = tracks.xy[:, idx].astype(np.float64)
-    vis = tracks.visible[:, idx]
-    thick, rad = _draw_scale(video)
-    shift = 4
-    fx = lambda p: np.rint(p * (1 << shift)).astype(np.int32)  # noqa: E731 - subpixel drawing
-    out = np.empty_like(video.frames)
-    for t in range(video.num_frames):
-        base = video.frames[t].astype(np.float32)
-        canvas = base.copy()
-        for age in range(min(tail, t), 0, -1):
-            a, b = t - age, t - age + 1
-            layer = canvas.copy()
-            seg = vis[a] & vis[b]
-            for i in np.flatnonzero(seg):
-                cv2.line(layer, tuple(fx(xy[a, i])), tuple(fx(xy[b, i])), cols[i].tolist(), thick,
-                         cv2.LINE_AA, shift)
-            w = 1.0 - (age - 1) / tail
-            canvas = cv2.addWeighted(layer, w, canvas, 1 - w, 0)
-        for i in range(len(idx)):
-            c = tuple(fx(xy[t, i]))
-            if vis[t, i]:
-                cv2.circle(canvas, c, rad << shift, cols[i].tolist(), -1, cv2.LINE_AA, shift)
-            else:
-                cv2.circle(canvas, c, rad << shift, cols[i].tolist(), max(1, thick // 2), cv2.LINE_AA, shift)
-        out[t] = np.clip(canvas, 0, 255).astype(np.uint8)
-    return out
-
-
-def _subsample(tracks: Tracks, max_points: int) -> np.ndarray:
-    n = tracks.num_points
-    if n <= max_points:
-        return np.arange(n)
-    return np.linspace(0, n - 1, max_points).round().astype(np.int64)
-
-
-def write_overlay(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False,
-                  tail: int = 8) -> Path:
-    """An mp4 of the video with colour-coded tracks and fading tails (see :func:`render_overlay`)."""
-    from blur4d.media import write_mp4
-
-    path = Path(path)
-    if path.suffix.lower() != ".mp4":
-        raise InputError(f"--overlay {path}: expected an .mp4 path")
-    return write_mp4(path, render_overlay(video, tracks, tail=tail), video.fps, overwrite=overwrite)
-
-
-def summary_magnification(tracks: Tracks, target: float = 0.03, limit: int = 20) -> int:
-    """How much to magnify displacements so that the largest visible displacement from the
-    query point spans about ``target`` of the image width: generated clips often move by about a
-    pixel everywhere, which is invisible at true scale. 1 when anything already moves that far
-    (a video with a few fast movers stays at true scale); at most ``limit``."""
-    W = (tracks.image_size or (1000, 0))[0]
-    disp = np.linalg.norm(tracks.xy - tracks.xy[tracks.query_frame, np.arange(tracks.num_points)][None], axis=-1)
-    disp = disp[tracks.visible]
-    big = float(disp.max()) if disp.size else 0.0
-    if big <= 1e-3:
-        return 1
-    return int(np.clip(np.floor(target * W / big), 1, limit))
-
-
-def render_summary(video: Video, tracks: Tracks, *, magnify: float | None = None, max_points: int = 4000
-                   ) -> np.ndarray:
-    """All trajectories over the (dimmed) query frame: a line through each track's visible
-    positions (occluded stretches are left out) and a dot at its query point -> (H, W, 3) uint8.
-
-    Displacements from the query point are drawn ``magnify`` times longer (default: automatic,
-    see :func:`summary_magnification`); the caption states the factor.
-    """
-    import cv2
-
-    _check_match(video, tracks)
-    q = int(np.bincount(tracks.query_frame).argmax()) if tracks.num_points else 0
-    canvas = (video.frames[q].astype(np.float32) * 0.55).astype(np.uint8)
-    k = float(summary_magnification(tracks) if magnify is None else magnify)
-    if not k > 0:
-        raise InputError(f"magnify: must be > 0, got {magnify}")
-    idx = _subsample(tracks, max_points)
-    cols = track_colors(tracks)[idx]
-    xy = tracks.xy[:, idx].astype(np.float64)
-    anchor = xy[tracks.query_frame[idx], np.arange(len(idx))]
-    xy = anchor[None] + k * (xy - anchor[None])
-    vis = tracks.visible[:, idx]
-    thick, rad = _draw_scale(video)
-    shift = 4
-    fx = lambda p: np.rint(p * (1 << shift)).astype(np.int32)  # noqa: E731
-    for i in range(len(idx)):
-        col = cols[i].tolist()
-        for t in range(video.num_frames - 1):
-            if vis[t, i] and vis[t + 1, i]:
-                cv2.line(canvas, tuple(fx(xy[t, i])), tuple(fx(xy[t + 1, i])), col, thick, cv2.LINE_AA, shift)
-        cv2.circle(canvas, tuple(fx(anchor[i])), max(1, rad - 1) << shift, col, -1, cv2.LINE_AA, shift)
-    text = (f"{tracks.num_points} tracks, {tracks.num_frames} frames, query frame {q}, "
-            f"{tracks.visible.mean():.0%} visible" + (f", motion drawn x{k:g}" if k != 1 else ""))
-    scale = max(0.4, video.width / 1600)
-    org = (8, int(24 * scale + 6))
-    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(2, round(scale * 5)), cv2.LINE_AA)
-    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, round(scale * 2)),
-                cv2.LINE_AA)
-    return canvas
-
-
-def write_summary(path: str | os.PathLike, video: Video, tracks: Tracks, *, overwrite: bool = False,
-                  magnify: float | None = None) -> Path:
-    """A PNG of every trajectory over the query frame (see :func:`render_summary`)."""
-    from blur4d.media import write_image
-
-    return write_image(path, render_summary(video, tracks, magnify=magnify), overwrite=overwrite)
-
+        return xy, vis, conf, state

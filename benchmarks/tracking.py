@@ -147,6 +147,321 @@ def speed_real(options: dict[str, Any], repeats: int = 3, grid: int = 32) -> flo
     return med
 
 
+# ------------------------------------------------------------------------------------------
+# Ray-cast occluder scenes (another renderer: open3d), fast motion at native frame rate
+# ------------------------------------------------------------------------------------------
+RAYCAST_EVAL = {"raycast-sharp": {"seed": (0, 1, 2), "blur": 1}, "raycast-blur": {"seed": (3, 4, 5), "blur": 4}}
+"""Evaluation clips (60 frames, 320x240); the visibility model is calibrated on other seeds
+(:data:`RAYCAST_CALIB`), never on these."""
+RAYCAST_CALIB = {"seed": (100, 101, 102, 103), "blur": (1, 4, 1, 4)}
+
+
+def raycast_case(seed: int, blur: int, frames: int = 60, size: tuple[int, int] = (320, 240),
+                 cache: str | None = None, max_tracks: int = 1000) -> dict[str, Any]:
+    """A ray-cast occluder clip (benchmarks/raycast_occluders.py), cached as .npz in ``cache``."""
+    import os
+    from pathlib import Path
+
+    from blur4d.types import Intervals, Video
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from raycast_occluders import occluder_clip
+
+    path = Path(cache) / f"raycast_{seed}_{blur}_{frames}_{size[0]}x{size[1]}.npz" if cache else None
+    if path is not None and path.is_file():
+        z = np.load(path, allow_pickle=False)
+        frames_arr, gt_xy, gt_vis = z["frames"], z["gt_xy"], z["gt_vis"]
+    else:
+        clip = occluder_clip(size[0], size[1], frames, seed=seed, blur=blur, ss=1 if blur > 1 else 2)
+        frames_arr, gt_xy, gt_vis = clip["frames"], clip["gt_xy"], clip["gt_vis"]
+        if path is not None:
+            os.makedirs(path.parent, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, frames=frames_arr, gt_xy=gt_xy, gt_vis=gt_vis)
+            os.replace(tmp, path)
+    video = Video(frames_arr, Intervals.present(len(frames_arr)))
+    keep = slice(None, None, max(1, gt_xy.shape[1] // max_tracks + 1))  # every k-th track: bounded time
+    return {"video": video, "gt_xy": gt_xy[:, keep], "gt_vis": gt_vis[:, keep], "size": size}
+
+
+def baselines(case: dict[str, Any], mode: str, tracks: Any) -> dict[str, Any]:
+    """The trivial baselines beside the tracker: 'always visible' at the query position
+    (nothing moves) and 'always visible' at the tracker's positions."""
+    from blur4d.tapvid import sample_queries, tapvid_metrics
+
+    idx, qf = sample_queries(case["gt_vis"], mode, stride=5)
+    gt_xy, gt_vis = case["gt_xy"][:, idx], case["gt_vis"][:, idx]
+    T, N = gt_vis.shape
+    held = np.repeat(gt_xy[qf, np.arange(N)][None], T, 0)
+    allvis = np.ones((T, N), bool)
+    kw = {"image_size": case["size"], "query_mode": mode}
+    return {"held": tapvid_metrics(gt_xy, gt_vis, held, allvis, qf, **kw),
+            "tracked": tapvid_metrics(gt_xy, gt_vis, tracks.xy, allvis, qf, **kw)}
+
+
+def raycast_accuracy(options: dict[str, Any], modes: list[str], cache: str | None) -> list[dict[str, Any]]:
+    """TAP-Vid metrics on the ray-cast evaluation clips, beside both 'always visible' baselines."""
+    from blur4d.adapters.tracking import BuiltinTracker
+    from blur4d.tapvid import evaluate_tracker_output, sample_queries
+
+    rows = []
+    print(f"{'dataset':<15}{'seed':>5} {'mode':<8}{'tracks':>7} | {'tracker d_avg/OA/AJ':>21} | "
+          f"{'held+allvis':>19} | {'tracked+allvis':>19} |{'vis%':>6}{'gt vis%':>8}{'s':>6}")
+    for name, spec in RAYCAST_EVAL.items():
+        for seed in spec["seed"]:
+            case = raycast_case(seed, spec["blur"], cache=cache)
+            for mode in modes:
+                idx, qf = sample_queries(case["gt_vis"], mode, stride=5)
+                queries = np.concatenate([qf[:, None], case["gt_xy"][qf, idx]], axis=1)
+                t0 = time.perf_counter()
+                tracks = BuiltinTracker(queries=queries, **options)(case["video"], seed=0)
+                dt = time.perf_counter() - t0
+                m = evaluate_tracker_output(case["gt_xy"], case["gt_vis"], tracks, idx, query_mode=mode,
+                                            image_size=case["size"])
+                b = baselines(case, mode, tracks)
+                gv = case["gt_vis"][:, idx]
+                ev = (np.arange(len(gv))[:, None] > qf[None]) if mode == "first" else (np.arange(len(gv))[:, None] != qf[None])
+                row = {"dataset": name, "seed": seed, "mode": mode, "tracker": m.to_dict(),
+                       "held": b["held"].to_dict(), "tracked": b["tracked"].to_dict(), "time": dt,
+                       "pred_visible": float(tracks.visible[ev].mean()), "gt_visible": float(gv[ev].mean())}
+                rows.append(row)
+                f = lambda x: f"{x.delta_avg:.3f}/{x.occlusion_accuracy:.3f}/{x.average_jaccard:.3f}"  # noqa: E731
+                print(f"{name:<15}{seed:>5} {mode:<8}{len(idx):>7} | {f(m):>21} | {f(b['held']):>19} | "
+                      f"{f(b['tracked']):>19} |{row['pred_visible']:>6.0%}{row['gt_visible']:>8.0%}{dt:>6.1f}",
+                      flush=True)
+    for name in RAYCAST_EVAL:
+        for mode in modes:
+            sel = [r for r in rows if r["dataset"] == name and r["mode"] == mode]
+            if not sel:
+                continue
+            mean = lambda k, key: statistics.mean(r[k][key] for r in sel)  # noqa: E731
+            print(f"mean {name:<10}{mode:<8} tracker d_avg {mean('tracker', 'delta_avg'):.3f} OA "
+                  f"{mean('tracker', 'occlusion_accuracy'):.3f} AJ {mean('tracker', 'average_jaccard'):.3f} | "
+                  f"held+allvis {mean('held', 'delta_avg'):.3f}/{mean('held', 'occlusion_accuracy'):.3f}/"
+                  f"{mean('held', 'average_jaccard'):.3f} | tracked+allvis {mean('tracked', 'delta_avg'):.3f}/"
+                  f"{mean('tracked', 'occlusion_accuracy'):.3f}/{mean('tracked', 'average_jaccard'):.3f}")
+    return rows
+
+
+def _collect(case: dict[str, Any], mode: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The tracker's visibility features and the true visibility on the evaluated frames."""
+    from blur4d.adapters.tracking import BuiltinTracker
+    from blur4d.tapvid import sample_queries
+
+    idx, qf = sample_queries(case["gt_vis"], mode, stride=5)
+    queries = np.concatenate([qf[:, None], case["gt_xy"][qf, idx]], axis=1)
+    tracker = BuiltinTracker(queries=queries, visibility="calibrated", **options)
+    tracker(case["video"], seed=0)
+    F = tracker.last_visibility_features
+    gv = case["gt_vis"][:, idx]
+    t = np.arange(len(gv))[:, None]
+    ev = (t > qf[None]) if mode == "first" else (t != qf[None])
+    return F[ev].astype(np.float64), gv[ev]
+
+
+def fit_logistic(F: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
+    """Maximum-likelihood logistic weights (a small L2 penalty, not on the bias)."""
+    from scipy.optimize import minimize
+
+    y = y.astype(np.float64)
+    reg = np.full(F.shape[1], l2)
+    reg[0] = 0.0
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = F @ w
+        ll = np.logaddexp(0.0, z) - y * z
+        p = 1.0 / (1.0 + np.exp(-z))
+        return float(ll.mean() + 0.5 * (reg * w * w).sum()), F.T @ (p - y) / len(y) + reg * w
+
+    return minimize(loss, np.zeros(F.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[tuple[float, float, float, int]]:
+    """(bin low, mean predicted, observed visible fraction, count) per probability bin."""
+    edges = np.linspace(0, 1, bins + 1)
+    k = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    return [(float(edges[i]), float(p[k == i].mean()), float(y[k == i].mean()), int((k == i).sum()))
+            for i in range(bins) if (k == i).any()]
+
+
+def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
+    """Fit the visibility model on the calibration clips (RAYCAST_CALIB, never evaluated), then
+    print its reliability on the evaluation clips."""
+    from blur4d.adapters.track_visibility import FEATURES, visibility_probability
+
+    Fs, ys = [], []
+    for seed, blur in zip(RAYCAST_CALIB["seed"], RAYCAST_CALIB["blur"]):
+        case = raycast_case(seed, blur, cache=cache)
+        for mode in ("first", "strided"):
+            F, y = _collect(case, mode, options)
+            Fs.append(F)
+            ys.append(y)
+        print(f"calibration clip seed {seed} blur {blur}: {sum(len(y) for y in ys)} samples so far", flush=True)
+    F, y = np.concatenate(Fs), np.concatenate(ys)
+    w = fit_logistic(F, y)
+    print("COEF = np.array([" + ", ".join(f"{v:.4f}" for v in w) + "])")
+    print("  " + ", ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, w)))
+    p = visibility_probability(F, w)
+    print(f"calibration data: {len(y)} samples, {y.mean():.1%} visible; accuracy at 0.5: {((p >= 0.5) == y).mean():.3f}"
+          f" (always visible: {y.mean():.3f})")
+    Fe, ye = [], []
+    for name, spec in RAYCAST_EVAL.items():
+        for seed in spec["seed"]:
+            F2, y2 = _collect(raycast_case(seed, spec["blur"], cache=cache), "strided", options)
+            Fe.append(F2)
+            ye.append(y2)
+    F2, y2 = np.concatenate(Fe), np.concatenate(ye)
+    p2 = visibility_probability(F2, w)
+    print(f"reliability on the evaluation clips (strided queries, {len(y2)} samples):")
+    print(f"{'p bin':>8}{'mean p':>8}{'observed':>10}{'count':>9}")
+    for lo, mp, obs, n in reliability(p2, y2):
+        print(f"{lo:>8.1f}{mp:>8.3f}{obs:>10.3f}{n:>9}")
+    brier = float(np.mean((p2 - y2) ** 2))
+    print(f"Brier score {brier:.4f} (always-visible at the base rate: {float(np.mean((y2.mean() - y2) ** 2)):.4f})")
+    return w
+
+
+# ------------------------------------------------------------------------------------------
+# Stability to sub-pixel query changes, on real videos
+# ------------------------------------------------------------------------------------------
+REAL_CLIPS = (("01_dog.mp4", 0, 60), ("05_default_juggle.mp4", 0, 60), ("03_blocks.mp4", 60, 60))
+"""(file in shared/data/video/sam2_gallery, first frame, frames): native frame rate, fast motion."""
+
+
+def _shared_root() -> Any:
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("BLUR4D_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def real_clip(name: str, start: int, frames: int, max_side: int = 640) -> Any:
+    """Frames ``start .. start+frames`` of a real video, downscaled so the long side is
+    ``max_side`` (0: native size)."""
+    import cv2
+
+    from blur4d.media import read_frames
+    from blur4d.types import Intervals, Video
+
+    path = _shared_root() / "video" / "sam2_gallery" / name
+    if not path.is_file():
+        return None
+    arr, fps = read_frames(path, max_frames=start + frames)
+    arr = arr[start:start + frames]
+    H, W = arr.shape[1:3]
+    if max_side and max(W, H) > max_side:
+        s = max_side / max(W, H)
+        arr = np.stack([cv2.resize(f, (round(W * s), round(H * s)), interpolation=cv2.INTER_AREA) for f in arr])
+    return Video(arr, Intervals.present(len(arr)), fps=fps)
+
+
+def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side: int = 640) -> list[dict[str, Any]]:
+    """Move every query by ``eps`` px (x and y) and measure how far the tracks move: per track,
+    the largest change over all frames, and over the frames where both runs call it visible."""
+    from blur4d.adapters.tracking import BuiltinTracker, grid_points
+
+    rows = []
+    print(f"jitter: every query moved by {eps:g} px in x and y (a change of {eps * 2 ** 0.5:.4f} px); per track the "
+          "largest change of its position over the frames")
+    print(f"{'clip':<26}{'tracks':>7} | {'all frames: median':>18}{'p99':>8}{'max':>8}{'>0.01':>7}{'>1px':>6} | "
+          f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10}")
+    for name, start, frames in REAL_CLIPS:
+        video = real_clip(name, start, frames, max_side)
+        if video is None:
+            print(f"{name}: not found, skipped")
+            continue
+        qf = frames // 2
+        q = grid_points(video.width, video.height, grid).astype(np.float64)
+        q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)  # off the integer grid
+        a = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q], **options)(video)
+        b = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q + eps], **options)(video)
+        d = np.linalg.norm(b.xy.astype(np.float64) - a.xy, axis=-1)
+        d[qf] = 0.0
+        per = d.max(axis=0)
+        dv = np.where(a.visible & b.visible, d, 0.0).max(axis=0)
+        flips = float((a.visible != b.visible).mean())
+        row = {"clip": f"{name}[{start}:{start + frames}]", "size": (video.width, video.height), "tracks": len(q),
+               "median": float(np.median(per)), "p99": float(np.percentile(per, 99)), "max": float(per.max()),
+               "frac_over_0.01": float((per > 0.01).mean()), "frac_over_1": float((per > 1).mean()),
+               "visible_p99": float(np.percentile(dv, 99)), "visible_max": float(dv.max()),
+               "visible_frac_over_0.01": float((dv > 0.01).mean()), "visible_frac_over_1": float((dv > 1).mean()),
+               "visibility_flips": flips}
+        rows.append(row)
+        print(f"{row['clip']:<26}{len(q):>7} | {row['median']:>18.4f}{row['p99']:>8.3f}{row['max']:>8.2f}"
+              f"{row['frac_over_0.01']:>7.1%}{row['frac_over_1']:>6.1%} | {row['visible_p99']:>20.3f}"
+              f"{row['visible_max']:>8.2f}{row['visible_frac_over_0.01']:>7.1%}{row['visible_frac_over_1']:>6.1%} |"
+              f"{flips:>10.2%}", flush=True)
+    return rows
+
+
+def _flow_pseudo_truth(video: Any, qf: int, q: np.ndarray, fb_px: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo ground truth from dense optical flow (OpenCV DIS, 'medium' preset; the built-in
+    tracker's default path uses Lucas-Kanade, not DIS): each query is carried frame to frame by
+    the flow away from ``qf``, and counts as visible while every step is forward-backward
+    consistent (|forward + backward at the carried point| < ``fb_px`` + 5 % of the motion) and
+    inside the frame; after the first inconsistent step it stays 'not visible' (no re-detection).
+    This is a consistency label, not annotated truth."""
+    import cv2
+
+    T = video.num_frames
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    H, W = grey[0].shape
+
+    def at(flow: np.ndarray, p: np.ndarray) -> np.ndarray:
+        m = p.astype(np.float32).reshape(-1, 1, 2)
+        return np.concatenate([cv2.remap(flow[..., c], m[..., 0], m[..., 1], cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_REPLICATE) for c in range(2)], 1)
+
+    xy = np.zeros((T, len(q), 2))
+    vis = np.zeros((T, len(q)), bool)
+    xy[qf], vis[qf] = q, True
+    for d in (1, -1):
+        for t in range(qf + d, T if d > 0 else -1, d):
+            fw = dis.calc(grey[t - d], grey[t], None)
+            bw = dis.calc(grey[t], grey[t - d], None)
+            f1 = at(fw, xy[t - d])
+            nxt = xy[t - d] + f1
+            err = np.linalg.norm(f1 + at(bw, nxt), axis=1)
+            inside = (nxt[:, 0] >= 0) & (nxt[:, 0] <= W - 1) & (nxt[:, 1] >= 0) & (nxt[:, 1] <= H - 1)
+            xy[t] = nxt
+            vis[t] = vis[t - d] & inside & (err < fb_px + 0.05 * np.linalg.norm(f1, axis=1))
+    return xy, vis
+
+
+def real_visibility(options: dict[str, Any], grid: int = 24, max_side: int = 640) -> list[dict[str, Any]]:
+    """On real clips (no annotated truth): the share of points the tracker calls visible, and
+    its agreement with dense-flow forward-backward consistency (:func:`_flow_pseudo_truth`),
+    beside 'always visible'."""
+    from blur4d.adapters.tracking import BuiltinTracker, grid_points
+    from blur4d.tapvid import tapvid_metrics
+
+    rows = []
+    print("real clips, pseudo-truth = chained DIS flow with forward-backward consistency (not annotations)")
+    print(f"{'clip':<26}{'pseudo vis':>11}{'called vis':>11} | {'OA tracker':>10}{'OA allvis':>10} | "
+          f"{'d_avg vs flow':>13}")
+    for name, start, frames in REAL_CLIPS:
+        video = real_clip(name, start, frames, max_side)
+        if video is None:
+            continue
+        qf = frames // 2
+        q = grid_points(video.width, video.height, grid).astype(np.float64)
+        fxy, fvis = _flow_pseudo_truth(video, qf, q)
+        tracks = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q], **options)(video)
+        qfr = np.full(len(q), qf)
+        kw = {"image_size": (video.width, video.height), "query_mode": "strided"}
+        m = tapvid_metrics(fxy, fvis, tracks.xy, tracks.visible, qfr, **kw)
+        base = tapvid_metrics(fxy, fvis, tracks.xy, np.ones_like(fvis), qfr, **kw)
+        ev = np.arange(frames)[:, None] != qf
+        row = {"clip": f"{name}[{start}:{start + frames}]", "pseudo_visible": float(fvis[np.broadcast_to(ev, fvis.shape)].mean()),
+               "called_visible": float(tracks.visible[np.broadcast_to(ev, fvis.shape)].mean()),
+               "oa": m.occlusion_accuracy, "oa_always_visible": base.occlusion_accuracy, "delta_avg_vs_flow": m.delta_avg}
+        rows.append(row)
+        print(f"{row['clip']:<26}{row['pseudo_visible']:>11.1%}{row['called_visible']:>11.1%} | {m.occlusion_accuracy:>10.3f}"
+              f"{base.occlusion_accuracy:>10.3f} | {m.delta_avg:>13.3f}", flush=True)
+    return rows
+
+
 def _parse_options(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -171,10 +486,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", default="sharp,blurred,generated,ppf")
     p.add_argument("--modes", default="first,strided")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--raycast", action="store_true", help="only the ray-cast occluder clips")
+    p.add_argument("--cache", default=None, help="folder to cache rendered ray-cast clips in")
+    p.add_argument("--jitter", action="store_true", help="only the query-jitter stability on real videos")
+    p.add_argument("--calibrate", action="store_true", help="fit the visibility model (ray-cast calibration clips)")
+    p.add_argument("--real", action="store_true", help="only the real clips: jitter and flow-consistency visibility")
     args = p.parse_args(argv)
     options = _parse_options(args.option)
     if options:
         print(f"options: {options}")
+    if args.calibrate:
+        calibrate(options, args.cache)
+        return 0
+    if args.jitter:
+        jitter(options)
+        return 0
+    if args.real:
+        jitter(options)
+        real_visibility(options)
+        return 0
+    if args.raycast:
+        raycast_accuracy(options, args.modes.split(","), args.cache)
+        return 0
     if not args.speed_only:
         accuracy(options, args.cameras.split(","), args.frames.split(","), args.modes.split(","))
     if not args.accuracy_only:
