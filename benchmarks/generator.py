@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+DATA = os.environ.get("BLUR4D_DATA") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 SIZE = (640, 360)
 RESP = "gamma2.2"
 
