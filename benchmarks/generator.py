@@ -423,6 +423,7 @@ def run_synthetic(seed: int) -> dict:
         print(f"{name:12s} {r['ours']:7.2f} {r['photo']:7.2f} {r['deblur']:7.2f} | {r['ours_ssim']:6.3f} "
               f"{r['photo_ssim']:6.3f} | {r['ours_all']:6.2f} {r['photo_all']:6.2f} | {r['bc']:5.1f}")
     m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    m["n"] = len(rows)
     print(f"{'mean':12s} {m['ours']:7.2f} {m['photo']:7.2f} {m['deblur']:7.2f} | {m['ours_ssim']:6.3f} "
           f"{m['photo_ssim']:6.3f} | {m['ours_all']:6.2f} {m['photo_all']:6.2f} | {m['bc']:5.1f}")
     print(f"synthetic margin over photo repeated: {m['ours'] - m['photo']:+.2f} dB PSNR_p (present), "
@@ -437,10 +438,11 @@ def run_speed(seed: int) -> None:
     photo = example_scene(1280, 720).photo(24)
     gen = _generator()
     for n in (16,):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = gen(photo, Intervals.present(n), samples=1, seed=seed)
         tm = res.provenance.timings
-        print(f"\nspeed: {n} frames at 1280x720: {time.perf_counter() - t:.2f} s (estimate {tm['estimate']:.2f}, "
+        print(f"\nspeed: {n} frames at 1280x720: {time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU "
+              f"(all threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) (estimate {tm['estimate']:.2f}, "
               f"deblur {tm['deblur']:.2f}, render {tm['render']:.2f})")
     gen(load_realblur(_realblur_folders()[-1])[0], Intervals.present(16), seed=seed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -494,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'no-blur':22s} {nb['n']:3d} | motion > 1 px on {nb['moved']} ({100 * nb['moved'] / nb['n']:.0f} %), "
               f"frame PSNR vs photo min {nb['psnr_min']:.2f} dB, >= 40 dB on {nb['ge40']}/{nb['n']}")
     if syn:
-        print(f"{'synthetic':22s} {5:3d} | PSNR_p {syn['ours']:.2f} vs photo {syn['photo']:.2f}: "
+        print(f"{'synthetic':22s} {syn['n']:3d} | PSNR_p {syn['ours']:.2f} vs photo {syn['photo']:.2f}: "
               f"{syn['ours'] - syn['photo']:+.2f} dB")
     if args.sheets and all_rows:
         contact_sheets(all_rows, all_cases, args.sheets)
