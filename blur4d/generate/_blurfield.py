@@ -13,7 +13,7 @@ a free choice per region.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -233,6 +233,9 @@ class BlurField:
     gain: np.ndarray
     local: np.ndarray
     labels: np.ndarray
+    evidence: dict = field(default_factory=dict)
+    """Per region: mean blur evidence (dip) of its tiles under its motion (0: the camera field's
+    mean evidence over all tiles) and the number of its tiles (``(evidence, tiles)``)."""
 
     @property
     def regions(self) -> list[int]:
@@ -340,6 +343,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     labels = np.where(glen * gain >= st.min_lag * 0.5, 0, -1) if gscore >= min_global else np.full(glen.shape, -1)
     local = np.full(glen.shape + (2,), np.nan)
     comp, n = ndimage.label(is_local)
+    evidence: dict[int, tuple[float, int]] = {0: (float(gscore), int((labels == 0).sum()))}
     for k in range(1, n + 1):
         m = comp == k
         # one vector per region: the candidate with the most summed evidence over its tiles
@@ -356,9 +360,11 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
             v = -v
         local[m] = v
         labels[m] = k
+        evidence[k] = (best / max(int(m.sum()), 1), int(m.sum()))
     # canonical sign of the camera field: its mean points right (or down when vertical)
     mean = np.array([np.mean(gx), np.mean(gy)])
     if abs(mean[0]) >= abs(mean[1]) and mean[0] < 0 or abs(mean[0]) < abs(mean[1]) and mean[1] < 0:
         params = -params
     return BlurField(size=(W, H), centers_x=st.centers_x, centers_y=st.centers_y, global_params=params,
-                     global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32))
+                     global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32),
+                     evidence=evidence)

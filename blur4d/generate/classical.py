@@ -16,6 +16,13 @@ Pipeline (all in linear light, Eq. 1):
 4. **Closing the loop**: the linear-light residual between the photo (at output size) and the
    re-blurred latent is added to every frame, so frames that tile the exposure average back to
    the photo (blur consistency) while they still differ from one another by the motion.
+5. **Do no harm** (:mod:`blur4d.generate._confidence`): each region's motion gets a confidence
+   from its blur evidence and an independent edge-width check, calibrated on sharp real photos
+   and real 240 fps blur. Below ``min_confidence`` the region does not move (a sharp photo: no
+   blur anywhere, every frame is the photo, bit for bit); above, frames are blended with the
+   photo by the confidence in linear light (the expected-error-optimal render when the motion is
+   right with that probability; blur consistency is kept), and low confidence raises the
+   ambiguity map.
 
 The time direction of each region is ambiguous (a motion and its reverse give the same blur):
 ``samples`` > 1 returns videos with different per-region signs (seeded), and ``direction``
@@ -76,6 +83,10 @@ class ClassicalGenerator:
     """Playback rate written into the videos."""
     ambiguity_px: float = 3.0
     """Blur extent (output pixels) at which the time direction counts as fully ambiguous."""
+    min_confidence: float = 0.15
+    """Confidence (see :mod:`blur4d.generate._confidence`) below which a region's motion is
+    taken as not there (no blur: its frames are the photo); 0 keeps every estimated motion at
+    full strength (the model without the do-no-harm step)."""
     _last: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +114,7 @@ class ClassicalGenerator:
         import cv2
 
         from ._blurfield import estimate_field
+        from ._confidence import conf_grid, region_confidence
         from ._render import Warper, richardson_lucy, sample_times
 
         timings: dict[str, float] = {}
@@ -133,7 +145,9 @@ class ClassicalGenerator:
 
         t = time.perf_counter()
         bf = estimate_field(gray, tile=min(self.tile, ew, eh), min_global=self.min_evidence)
+        bf, conf = region_confidence(bf, gray, self.min_confidence)
         V, labels = bf.dense(pw, ph)
+        C = bf._interp(conf_grid(bf, conf), pw, ph) if conf else np.zeros((ph, pw), np.float32)
         timings["estimate"] = time.perf_counter() - t
         progress("generate", 1, total)
 
@@ -150,7 +164,16 @@ class ClassicalGenerator:
         regions = bf.regions
         sign_sets, guided = _choose_signs(regions, samples, seed, guidance, bf, pw, ph)
         info = _region_info(bf, labels, V, Wo / pw)
+        for r in regions:
+            info[r]["confidence"] = round(float(conf.get(r, 0.0)), 3)
         encoder = _Encoder(self.response)
+        # expected-error-optimal render: a region's motion is right with probability C, else the
+        # scene did not move there (frames = photo); the posterior mean blends the two in linear
+        # light (which keeps blur consistency: both average to the photo over the exposure)
+        C_out = np.clip(_resize(C, Wo, Ho), 0.0, 1.0)[..., None]
+        photo_out = pixels if (Wo, Ho) == (W0, H0) else encoder(lin_out)
+        still = C_out[..., 0] <= 0.0
+        blend, any_still = bool((C_out < 1.0).any()), bool(still.any())
         videos: list[Video] = []
         choices: list[dict[str, Any]] = []
         t = time.perf_counter()
@@ -160,8 +183,20 @@ class ClassicalGenerator:
             wk = Warper(Vk)
             frames = np.empty((len(intervals), Ho, Wo, 3), np.uint8)
             for i, (a, b) in enumerate(intervals.bounds):
+                if not conf:  # no blur anywhere: every frame is the photo
+                    frames[i] = photo_out
+                    done += 1
+                    progress("generate", done, total)
+                    continue
                 f = wk.average(latent, sample_times(float(a), float(b), wk.max_len, step=1.0, cap=64))
-                frames[i] = encoder(_resize(f, Wo, Ho) + residual)
+                f = _resize(f, Wo, Ho) + residual
+                if blend:
+                    f -= lin_out
+                    f *= C_out
+                    f += lin_out
+                frames[i] = encoder(f)
+                if any_still:
+                    frames[i][still] = photo_out[still]
                 done += 1
                 progress("generate", done, total)
             videos.append(Video(frames, intervals, float(self.fps)))
@@ -172,14 +207,18 @@ class ClassicalGenerator:
                             for r in regions],
             })
         timings["render"] = time.perf_counter() - t
-        mag = np.hypot(V[..., 0], V[..., 1]) * (Wo / pw)
+        mag = np.hypot(V[..., 0], V[..., 1]) * (Wo / pw) * np.clip(C, 0.0, 1.0)
+        # time direction undetermined where the (confidence-weighted) motion is long; motion
+        # itself uncertain where a region's confidence is low
+        c_o = C_out[..., 0]
         ambiguity = np.clip(_resize(mag.astype(np.float32), Wo, Ho) / float(self.ambiguity_px), 0.0, 1.0)
-        ambiguity = ambiguity.astype(np.float32)
+        ambiguity = np.where(c_o > 0, np.maximum(ambiguity, 1.0 - c_o), 0.0).astype(np.float32)
         timings["total"] = time.perf_counter() - t0
         progress("generate", total, total)
         summary = {"processing_size": [pw, ph], "estimate_size": [ew, eh], "global_evidence": round(bf.global_score, 4),
                    "camera_field": [round(float(v), 4) for v in bf.global_params], "regions": len(regions),
-                   "max_blur_px": round(float(mag.max()), 2)}
+                   "max_blur_px": round(float(mag.max()), 2), "no_blur": bool(not conf),
+                   "confidence": {str(k): round(float(v), 3) for k, v in conf.items()}}
         self._last = {"field": bf, "latent": latent, "V": V}
         prov = Provenance.capture("classical", self._config(), seed=seed, packages=("opencv-python-headless", "scipy"),
                                   timings=timings, **summary)
@@ -190,7 +229,7 @@ class ClassicalGenerator:
         return {"max_side": self.max_side, "estimate_side": self.estimate_side, "tile": self.tile,
                 "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
-                "fps": self.fps, "ambiguity_px": self.ambiguity_px}
+                "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence}
 
 
 # ----------------------------------------------------------------------------------------------

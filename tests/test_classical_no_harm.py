@@ -1,0 +1,141 @@
+"""The classical generator's no-blur decision and do-no-harm behaviour, on small synthetic cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blur4d.exposure import decode, encode_uint8
+from blur4d.generate._confidence import edge_ratio
+from blur4d.generate.classical import ClassicalGenerator
+from blur4d.metrics import blur_consistency, psnr_p
+from blur4d.synthetic import benchmark_scenes, ground_truth_case
+from blur4d.types import Intervals, Video
+
+
+def _gen(**kw):
+    return ClassicalGenerator(max_side=240, estimate_side=240, tile=48, iterations=10, **kw)
+
+
+def _grid(W: int = 240, H: int = 136, period: int = 9) -> np.ndarray:
+    """A sharp cutting-mat-like grid with thin lines and diagonal stripes (a texture with a
+    preferred scale: the kind of sharp photo the autocorrelation estimate took for blur)."""
+    rng = np.random.default_rng(1)
+    img = np.full((H, W, 3), 40, np.uint8)
+    img[::period] = 200
+    img[:, ::period] = 200
+    yy, xx = np.mgrid[0:H, 0:W]
+    img[((xx + yy) % (2 * period)) == 0] = (230, 120, 60)
+    for _ in range(12):  # a few sharp blocks on top
+        x, y = rng.integers(0, W - 20), rng.integers(0, H - 20)
+        img[y:y + 18, x:x + 18] = rng.integers(0, 255, 3)
+    return img
+
+
+def _mondrian(W: int = 240, H: int = 136, seed: int = 2) -> np.ndarray:
+    """Sharp random rectangles: step edges everywhere."""
+    rng = np.random.default_rng(seed)
+    img = np.full((H, W, 3), 128, np.uint8)
+    for _ in range(300):
+        x, y = rng.integers(-10, W), rng.integers(-10, H)
+        w, h = rng.integers(6, 30, 2)
+        img[max(y, 0):y + h, max(x, 0):x + w] = rng.integers(0, 255, 3)
+    return img
+
+
+def _box_blur_x(img: np.ndarray, L: int) -> np.ndarray:
+    lin = decode(img)
+    acc = np.zeros_like(lin)
+    for k in range(L):
+        acc += np.roll(lin, k - L // 2, axis=1)
+    return encode_uint8(acc / L)
+
+
+def test_edge_ratio_tells_a_sharp_step_from_a_blurred_one():
+    rng = np.random.default_rng(0)
+    H, W, L = 96, 160, 9
+    # piecewise-constant columns: sharp steps along x
+    cols = np.repeat(rng.uniform(0.1, 0.9, W // 8), 8)[:W]
+    sharp = np.tile(cols, (H, 1)).astype(np.float32)
+    k = np.ones(L) / L
+    blurred = np.stack([np.convolve(np.pad(r, L, mode="edge"), k, mode="same")[L:-L] for r in sharp]).astype(np.float32)
+    V = np.zeros((H, W, 2), np.float32)
+    V[..., 0] = L
+    r_sharp, r_blur = edge_ratio(sharp, V), edge_ratio(blurred, V)
+    assert r_blur < 1.5 < 3.0 < r_sharp, (r_blur, r_sharp)
+    assert np.isnan(edge_ratio(sharp, np.zeros_like(V)))  # no motion: nothing to check
+
+
+@pytest.mark.parametrize("kind", ["grid", "mondrian", "scene"])
+def test_sharp_photo_is_no_blur_and_frames_are_the_photo(kind):
+    photo = {"grid": _grid, "mondrian": _mondrian,
+             "scene": lambda: encode_uint8(benchmark_scenes(240, 136)["translation"].render(0.0))}[kind]()
+    res = _gen()(photo, Intervals.past_present_future(6), samples=2, seed=0)
+    extra = res.provenance.extra
+    assert extra["no_blur"] is True and extra["max_blur_px"] == 0.0
+    for v in res.samples:  # bit-exact: face / track / check then see the photo itself
+        assert all(np.array_equal(f, photo) for f in v.frames)
+    assert float(res.ambiguity.max()) == 0.0
+
+
+def test_the_grid_fooled_the_estimate_without_the_check():
+    """The same sharp grid with the no-blur decision switched off invents motion (the failure the
+    decision exists for); with it, none."""
+    photo = _grid()
+    raw = _gen(min_confidence=0.0)(photo, Intervals.present(5), seed=0)
+    assert raw.provenance.extra["max_blur_px"] > 1.0
+    assert psnr_p(raw.video.frames, np.repeat(photo[None], 5, 0))["psnr_p"] < 40.0
+
+
+def test_real_blur_is_kept_with_confidence():
+    case = ground_truth_case(benchmark_scenes(240, 136, blur=1.0)["translation"], "t", subframes=7)
+    res = _gen()(case.photo, case.intervals, seed=0)
+    extra = res.provenance.extra
+    assert extra["no_blur"] is False and extra["confidence"]["0"] > 0.5
+    pres = case.present
+    ours = psnr_p(res.video.frames[pres], case.frames[pres])["psnr_p"]
+    base = psnr_p(np.repeat(case.photo[None], pres.sum(), 0), case.frames[pres])["psnr_p"]
+    assert ours > base + 2.0
+    cam = [r for r in res.choices[0]["regions"] if r["kind"] == "camera"][0]
+    assert cam["confidence"] == extra["confidence"]["0"]
+
+
+@pytest.mark.parametrize("L", [5, 9, 13])
+def test_box_blurred_edges_are_blur(L):
+    """A real horizontal blur of sharp step edges is found and kept (the check rejects sharp
+    texture, not blur)."""
+    photo = _box_blur_x(_mondrian(), L)
+    res = _gen()(photo, Intervals.present(5), seed=0)
+    extra = res.provenance.extra
+    assert extra["no_blur"] is False and extra["confidence"]["0"] > 0.5
+    cam = [r for r in res.choices[0]["regions"] if r["kind"] == "camera"][0]
+    assert abs(cam["blur_px"] - L) < 0.3 * L, cam
+
+
+def test_unsure_motion_is_shrunk_toward_the_photo_and_stays_blur_consistent(monkeypatch):
+    """Where a region's confidence c < 1, frames are photo + c (full-motion frames - photo) in
+    linear light: closer to the photo, and still averaging back to it."""
+    import importlib
+
+    conf_mod = importlib.import_module("blur4d.generate._confidence")
+
+    case = ground_truth_case(benchmark_scenes(240, 136, blur=1.0)["translation"], "t", subframes=7)
+    ivs = Intervals.present(6)
+    full = _gen()(case.photo, ivs, seed=0)
+    c_full = full.provenance.extra["confidence"]["0"]
+    orig = conf_mod.region_confidence
+
+    def halved(bf, gray, min_confidence=0.15):
+        bf2, conf = orig(bf, gray, min_confidence)
+        return bf2, {r: 0.5 * c for r, c in conf.items()}
+
+    monkeypatch.setattr(conf_mod, "region_confidence", halved)
+    half = _gen()(case.photo, ivs, seed=0)
+    assert half.provenance.extra["confidence"]["0"] == pytest.approx(0.5 * c_full, abs=1e-3)
+    lin_p = decode(case.photo)
+    d_full = np.abs(decode(full.video.frames) - lin_p).mean()
+    d_half = np.abs(decode(half.video.frames) - lin_p).mean()
+    assert 0.3 * d_full < d_half < 0.7 * d_full
+    assert blur_consistency(Video(half.video.frames, ivs), case.photo) > 35.0
+    # the unsure region reads as ambiguous
+    assert float(half.ambiguity.mean()) >= 0.45
