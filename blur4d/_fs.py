@@ -40,6 +40,18 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, what: str 
     return path
 
 
+def replace_folder(src: Path, dst: Path) -> None:
+    """Rename the finished folder ``src`` onto ``dst``: an existing ``dst`` is moved aside first
+    (two renames) and removed after, so ``dst`` is always either the old or the new folder."""
+    if dst.exists():
+        aside = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, aside)
+        os.replace(src, dst)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -64,10 +76,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
             raise InputError(f"writer produced no output for {path}")
         if path.is_dir() and not path.is_symlink():
             if tmp.is_dir():
-                backup = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, backup)
-                os.replace(tmp, path)
-                shutil.rmtree(backup, ignore_errors=True)
+                replace_folder(tmp, path)
                 return
             shutil.rmtree(path)
         os.replace(tmp, path)

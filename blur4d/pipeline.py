@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import stages as S
-from ._fs import read_json, write_json
+from ._fs import read_json, replace_folder, write_json
 from .errors import Blur4DError, InputError, OutputExistsError
 from .media import DEFAULT_MAX_PIXELS, Photo
 from .progress import NO_PROGRESS, Progress
@@ -328,13 +328,7 @@ def _commit(tmp: Path, folder: Path, ply_path: Path, ply_tmp: Path) -> None:
     """Publish a finished scene: the point cloud (already written to ``ply_tmp`` inside ``tmp``)
     first, then the folder swap, both atomic renames."""
     os.replace(ply_tmp, ply_path)
-    if folder.exists():
-        backup = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        os.replace(folder, backup)
-        os.replace(tmp, folder)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(tmp, folder)
+    replace_folder(tmp, folder)
 
 
 def save_scene(scene: Scene, out: PathLike, *, overwrite: bool = False) -> Path:

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._fs import replace_folder
+
 RUNNER = "blur4d.cli.main"
 GALLERY = ".gallery"  # thumbnails made by the workers, embedded into index.html by the driver
 #: backends whose model is worth keeping loaded between items of one worker
@@ -111,16 +113,6 @@ def _base_row(task: Mapping[str, Any]) -> dict[str, Any]:
             "host": socket.gethostname(), "pid": os.getpid(), "started": task.get("_started")}
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
-    if dst.exists():
-        aside = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, aside)
-        os.replace(src, dst)
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.replace(src, dst)
-
-
 def run_item(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one item; return its row (status ok or failed). Never raises for the item's own
     errors: a bad input is a failed row with the verb's one-line error."""
@@ -154,7 +146,7 @@ def run_item(task: Mapping[str, Any]) -> dict[str, Any]:
             for child in tmp.iterdir():
                 if child.name != "log.txt":
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-        _replace_dir(tmp, out_dir / task["id"])
+        replace_folder(tmp, out_dir / task["id"])
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         return _failed(task, f"cannot finish {out_dir / task['id']}: {err.strerror or err}", t0, crashes=crashes)
