@@ -142,18 +142,20 @@ def _read(rel: str) -> np.ndarray:
     return read_image(p).pixels
 
 
-def labelled_items(strengths, seeds, cache):
+def labelled_items(strengths, seeds, cache, sources=("synthetic", "raycast", "real")):
     """Yield (source, kind, name, expected, frames) lazily."""
-    for st in strengths:
+    for st in strengths if "synthetic" in sources else ():
         for kind in MOTION_KINDS:
             frames, expected = motion_clip(kind, 640, 360, frames=9, strength=st)
             yield "synthetic", SYNTH_KIND[kind], f"{kind} x{st}", expected, list(frames)
     from blur4d.raycast import EXPECTED, RAYCAST_KINDS
 
-    for seed in seeds:
+    for seed in seeds if "raycast" in sources else ():
         for kind in RAYCAST_KINDS:
             name = {"object": "moving object"}.get(kind, kind)
             yield "raycast", name, f"{kind} seed {seed}", EXPECTED[kind], list(_raycast(kind, seed, cache))
+    if "real" not in sources:
+        return
     for a, b, kind, expected in REAL_LABELLED:
         if (SHARED / "multiview" / a).is_file() and (SHARED / "multiview" / b).is_file():
             yield "real", kind, f"{Path(a).stem[:14]}|{Path(b).stem[:14]}", expected, [
@@ -178,7 +180,7 @@ def labelled(args, out):
     widths = (9, 20, 24, 18, 18, 5, 4, 6, 70)
     print(_row(("source", "kind", "clip", "expected", "verdict", "conf", "ok", "time", "reason"), widths))
     rows = []
-    for source, kind, name, expected, frames in labelled_items(args.strengths, args.seeds, args.cache):
+    for source, kind, name, expected, frames in labelled_items(args.strengths, args.seeds, args.cache, args.sources):
         t = time.perf_counter()
         rep = chk.check_frames(frames) if len(frames) == 2 else chk(Video(np.stack(frames), Intervals.present(len(frames))))
         dt = time.perf_counter() - t
@@ -308,6 +310,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("labelled", "planar", "real", "speed"), default=None)
     ap.add_argument("--strengths", type=float, nargs="+", default=[1.0, 0.15])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--sources", nargs="+", choices=("synthetic", "raycast", "real"),
+                    default=["synthetic", "raycast", "real"], help="which part of the labelled set")
     ap.add_argument("--cache", type=Path, default=None, help="folder for the rendered ray-cast clips")
     ap.add_argument("--module", default=None, help="a .py file with another EpipolarChecker to measure")
     ap.add_argument("--json", default=None, help="also write the results as JSON")
