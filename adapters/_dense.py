@@ -70,6 +70,10 @@ class DenseOptions:
     """Forward-backward flow disagreement (px) above which a pixel counts as occluded."""
     min_dynamic_area: int = 64
     """Connected moving regions smaller than this many pixels are treated as noise."""
+    noise_px: float = 0.0
+    """Measured correspondence noise (px at long_side; the camera solve's reprojection noise): the
+    floor of each pixel's residual in its depth uncertainty (a flow that fits the epipolar line
+    exactly is no more precise than the clip's tracks)."""
 
 
 def scale_intrinsics(K: np.ndarray, sx: float, sy: float | None = None) -> np.ndarray:
@@ -264,7 +268,7 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     z, rms, sens = z.astype(np.float64), rms.astype(np.float64), sens.astype(np.float64)
     progress("dense", len(others) + 1, total)
     zc = np.where(np.isfinite(z) & (z > 0), z, 1.0)
-    sigma_px = np.maximum(rms, 0.1)
+    sigma_px = np.maximum(rms, max(0.1, float(options.noise_px)))
     rel_unc = sigma_px / np.maximum(sens, 1e-12) / zc
     conf = 1.0 / (1.0 + (rel_unc / 0.01) ** 2)
     finite = np.isfinite(z) & (z > 0)
@@ -329,6 +333,9 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
         "occluded_fraction": float(occluded.mean()),
         "median_rms_px": float(np.nanmedian(rms[finite])) if finite.any() else None,
         "median_rel_uncertainty": float(np.nanmedian(rel_unc[static])) if static.any() else None,
+        "noise_floor_px": max(0.1, float(options.noise_px)),
+        "confidence": "1 / (1 + (relative depth sigma / 1 %)^2); sigma from the residual (floored at the "
+                      "clip's measured noise) over the parallax sensitivity",
         "max_baseline": float(max(base.values())),
         "dynamic_depth": "moving content is placed at the median depth of its static surroundings "
                          "(not observable from a single moving camera)",

@@ -61,6 +61,60 @@ def focal_prior(width: int, height: int, *, focal_px: float | None = None, focal
     return 0.5 * width / math.tan(math.radians(fov_deg) / 2), f"horizontal field-of-view prior {fov_deg:g} deg"
 
 
+def parse_intrinsics(value: Any, what: str = "--intrinsics") -> tuple[float, float, float, float]:
+    """A full pinhole K as (fx, fy, cx, cy) in pixels of the input frames, from: a sequence of 4
+    numbers; a 3x3 matrix; the text "fx,fy,cx,cy"; or a file holding JSON {"fx","fy","cx","cy"},
+    JSON [[3x3]] / {"K": [[3x3]]}, or a 3x3 matrix as text (3 lines of 3 numbers). Pixel centres
+    at integer coordinates. Raises InputError with one line on anything else."""
+    import json
+    from pathlib import Path
+
+    def check(v: Any) -> tuple[float, float, float, float]:
+        try:
+            a = np.asarray(v, np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{what}: expected numbers, got {v!r}") from None
+        if a.shape == (3, 3):
+            if abs(a[0, 1]) > 1e-9 * max(1.0, abs(a[0, 0])) or np.any(np.abs(a[2] - [0, 0, 1]) > 1e-9) or a[1, 0] != 0:
+                raise InputError(f"{what}: a 3x3 K must be [[fx,0,cx],[0,fy,cy],[0,0,1]] (no skew), got {a.tolist()}")
+            a = np.array([a[0, 0], a[1, 1], a[0, 2], a[1, 2]])
+        if a.shape != (4,):
+            raise InputError(f"{what}: expected fx,fy,cx,cy (4 numbers) or a 3x3 K, got shape {a.shape}")
+        if not np.isfinite(a).all() or a[0] <= 0 or a[1] <= 0:
+            raise InputError(f"{what}: fx and fy must be positive and all values finite, got {a.tolist()}")
+        return tuple(float(x) for x in a)  # type: ignore[return-value]
+
+    if isinstance(value, (str, Path)):
+        text = str(value).strip()
+        path = Path(text)
+        if "," in text and not path.exists():
+            parts = [p.strip() for p in text.split(",")]
+            try:
+                nums = [float(p) for p in parts]
+            except ValueError:
+                raise InputError(f"{what}: expected fx,fy,cx,cy as numbers, got {text!r}") from None
+            return check(nums)
+        if not path.is_file():
+            raise InputError(f"{what}: {text!r} is neither fx,fy,cx,cy nor a file")
+        body = path.read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            data = json.loads(body)
+        except ValueError:
+            try:
+                data = [[float(x) for x in line.replace(",", " ").split()] for line in body.splitlines() if line.strip()]
+            except ValueError:
+                raise InputError(f"{what} file {path}: expected JSON or a 3x3 matrix as text") from None
+        if isinstance(data, dict):
+            if "K" in data:
+                data = data["K"]
+            elif all(k in data for k in ("fx", "fy", "cx", "cy")):
+                data = [data["fx"], data["fy"], data["cx"], data["cy"]]
+            else:
+                raise InputError(f"{what} file {path}: JSON needs keys fx, fy, cx, cy (or K: 3x3)")
+        return check(data)
+    return check(value)
+
+
 @dataclass
 class ColmapCameras:
     """Robust small-baseline SfM (pycolmap estimators + robust bundle adjustment) and dense
@@ -72,6 +126,14 @@ class ColmapCameras:
     """Focal length in pixels of the input frames (overrides the prior)."""
     focal_35mm: float | None = None
     """35 mm-equivalent focal length (e.g. from the photo's EXIF)."""
+    intrinsics: Any = None
+    """A known full K of the input frames: (fx, fy, cx, cy), a 3x3 matrix, "fx,fy,cx,cy" or a file
+    (see :func:`parse_intrinsics`). Used as given (not refined unless refine_focal='always');
+    overrides fov_deg, focal_px and focal_35mm."""
+    depth_min_parallax_px: float = 1.0
+    """Depth is observable only if the static points' median parallax (px at long_side) reaches this..."""
+    depth_noise_sigmas: float = 10.0
+    """...and this many times the measured reprojection noise (a median relative depth sigma of 10 %)."""
     refine_focal: str = "auto"
     """auto: free the focal only when the data constrain it; never; always."""
     focal_observable: float = 0.02
@@ -108,6 +170,8 @@ class ColmapCameras:
         if not float(self.dense_dynamic_seed_px) > 0:
             raise InputError(f"dense_dynamic_seed_px: expected a positive residual in px, "
                              f"got {self.dense_dynamic_seed_px}")
+        if self.intrinsics is not None:
+            self.intrinsics = parse_intrinsics(self.intrinsics)
         if self.long_side < 64 or self.dense_long_side < 64:
             raise InputError(f"long_side/dense_long_side: expected >= 64 px, "
                              f"got {self.long_side}/{self.dense_long_side}")
@@ -152,12 +216,29 @@ class ColmapCameras:
         obs = obs[:, np.isfinite(obs[..., 0]).sum(0) >= 2]
         timings["correspondences"] = time.perf_counter() - t_start
         progress("cameras", 1, 4)
-        f_full, f_src = focal_prior(Wf, H, focal_px=self.focal_px, focal_35mm=self.focal_35mm, fov_deg=self.fov_deg)
+        if self.intrinsics is not None:
+            fx, fy, cx, cy = self.intrinsics
+            f_full, f_src = fx, f"given intrinsics fx={fx:g} fy={fy:g} cx={cx:g} cy={cy:g}"
+            Kw = scale_intrinsics(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]]), sx, sy)
+            k_work = (Kw[0, 0], Kw[1, 1], Kw[0, 2], Kw[1, 2])
+        else:
+            f_full, f_src = focal_prior(Wf, H, focal_px=self.focal_px, focal_35mm=self.focal_35mm,
+                                        fov_deg=self.fov_deg)
+            k_work = None
         t1 = time.perf_counter()
         sfm = solve_sfm(obs, (w, h), f_full * sx, seed=seed, min_inliers=self.min_inliers,
                         min_parallax_px=self.min_parallax_px, ransac_px=self.ransac_px,
                         refine_focal=self.refine_focal, focal_observable=self.focal_observable,
-                        dynamic_px=self.dynamic_px, max_ba_points=self.max_ba_points)
+                        dynamic_px=self.dynamic_px, max_ba_points=self.max_ba_points, intrinsics=k_work,
+                        depth_min_parallax_px=self.depth_min_parallax_px,
+                        depth_noise_sigmas=self.depth_noise_sigmas)
+        observable = sfm.info.get("depth_observable")
+        per_point = {k: np.asarray(sfm.info.pop(k, [])) for k in ("point_parallax_px", "point_rel_depth_sigma")}
+        if observable is False and sfm.motion == "translation":
+            # the poses' translations and every depth rest on parallax within the noise
+            sfm.ok = False
+            note = "depth not observable: " + sfm.info["depth_observable_reason"]
+            sfm.reason = "; ".join(r for r in (sfm.reason, note) if r)
         timings["sfm"] = time.perf_counter() - t1
         progress("cameras", 3, 4)
         K_full = scale_intrinsics(sfm.K, 1.0 / sx, 1.0 / sy)
@@ -172,7 +253,7 @@ class ColmapCameras:
                        intervals=video.intervals, registered=sfm.registered, scale_known=False, ok=sfm.ok,
                        reason=sfm.reason, motion=sfm.motion, provenance=prov)
         sparse = None
-        if sfm.point_ok.any():
+        if sfm.point_ok.any() and observable is not False:
             Xs = sfm.points[sfm.point_ok]
             uv = obs[sfm.ref, sfm.point_ok]
             have = np.isfinite(uv).all(1)
@@ -182,11 +263,18 @@ class ColmapCameras:
                 xi = np.clip(np.round(uvf[:, 0]).astype(int), 0, Wf - 1)
                 yi = np.clip(np.round(uvf[:, 1]).astype(int), 0, H - 1)
                 rgb[have] = frames[sfm.ref, yi, xi]
-            sparse = PointCloud(Xs.astype(np.float32), rgb, frame=np.full(len(Xs), -1, np.int32))
+            rel = per_point["point_rel_depth_sigma"]
+            conf = (1.0 / (1.0 + (rel / 0.01) ** 2) if len(rel) == len(Xs) else np.ones(len(Xs))).astype(np.float32)
+            sparse = PointCloud(Xs.astype(np.float32), rgb, frame=np.full(len(Xs), -1, np.int32), confidence=conf)
         points, dynamic, depth = None, (), None
-        if self.dense and sfm.motion == "translation" and sfm.registered.sum() >= 2:
+        if observable is False and sfm.motion == "translation":
+            info["dense"] = {"skipped": "depth not observable: " + sfm.info["depth_observable_reason"]}
+        elif self.dense and sfm.motion == "translation" and sfm.registered.sum() >= 2:
             t2 = time.perf_counter()
-            dense_opts = DenseOptions(long_side=self.dense_long_side, dynamic_seed_px=self.dense_dynamic_seed_px)
+            noise = sfm.info.get("reprojection_noise_px")
+            d_scale = min(1.0, self.dense_long_side / max(H, Wf)) / min(1.0, self.long_side / max(H, Wf))
+            dense_opts = DenseOptions(long_side=self.dense_long_side, dynamic_seed_px=self.dense_dynamic_seed_px,
+                                      noise_px=float(noise) * d_scale if noise else 0.0)
             points, dynamic, depth, dinfo = dense_points(frames, cams, sfm.ref, options=dense_opts, progress=progress)
             timings["dense"] = time.perf_counter() - t2
             info["dense"] = dinfo

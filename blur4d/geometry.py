@@ -8,6 +8,7 @@ integer coordinates; quaternions are ``wxyz`` (Hamilton), as in COLMAP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ __all__ = [
     "invert", "pose_matrix", "quat_wxyz_from_matrix", "matrix_from_quat_wxyz", "rotation_angle_deg",
     "project", "unproject", "umeyama", "Sim3", "ate", "heading_error_deg", "rotation_errors_deg",
     "triangulate_midpoint", "triangulate_along_rays", "sampson_distance", "fundamental_from_poses",
-    "opencv_to_opengl", "skew", "rodrigues", "so3_log", "align_poses",
+    "opencv_to_opengl", "skew", "rodrigues", "so3_log", "align_poses", "parallax_statistics", "parallax_evidence",
 ]
 
 
@@ -364,3 +365,42 @@ def align_poses(est_cam_from_world: np.ndarray, gt_cam_from_world: np.ndarray) -
     den = float((de ** 2).sum())
     s = float(np.einsum("ni,ni->", dg, de @ R.T) / den) if den > 0 else 1.0
     return Sim3(s, R, cg.mean(0) - s * R @ ce.mean(0))
+
+
+# ---------------------------------------------------------------------------------------------
+# parallax vs noise after a homography (shared by the 3D check and the camera solve)
+# ---------------------------------------------------------------------------------------------
+def parallax_statistics(fwd: np.ndarray, samp: np.ndarray, inliers: np.ndarray) -> dict[str, float]:
+    """Split each epipolar inlier's homography residual into its component across the epipolar
+    line (sqrt(2) x the Sampson distance: keypoint noise only) and along it (the rest: noise
+    plus any parallax, which always runs along the epipolar lines).
+
+    -> ``noise_px`` (robust standard deviation of the across component: the keypoint localisation
+    error, per coordinate, both images together), ``along_fraction`` (share of inliers whose along
+    component is the larger: 0.5 without parallax, whatever the noise's distribution), ``along_z``
+    (its sign-test z score), ``excess_sigmas`` (how far the along component's 75th percentile
+    exceeds the across one's, in units of ``noise_px``), ``n``.
+    """
+    m = np.asarray(inliers, bool) & np.isfinite(fwd) & np.isfinite(samp)
+    n = int(m.sum())
+    if n < 8:
+        return {"noise_px": float("nan"), "along_fraction": 0.5, "along_z": 0.0, "excess_sigmas": 0.0, "n": n}
+    across = np.sqrt(2.0) * samp[m]
+    along = np.sqrt(np.maximum(fwd[m] ** 2 - across ** 2, 0.0))
+    noise = max(1.4826 * float(np.median(across)), 1e-6)
+    frac = float(np.mean(along > across))
+    excess = np.sqrt(max(0.0, float(np.quantile(along ** 2, 0.75) - np.quantile(across ** 2, 0.75))))
+    return {"noise_px": noise, "along_fraction": frac, "along_z": (frac - 0.5) * 2.0 * np.sqrt(n),
+            "excess_sigmas": excess / noise, "n": n}
+
+
+def parallax_evidence(stats: dict[str, float], cfg: Any) -> float:
+    """[0, 1]: how clearly one pair shows parallax. Both must hold: most epipolar inliers leave
+    the homography along their epipolar lines (``along_fraction`` from ``cfg.along_fraction``
+    (0) to ``+ cfg.along_span`` (1), and significant: z >= ``cfg.min_z``), and by clearly more
+    than the keypoint noise (75th-percentile excess from ``cfg.excess_sigmas`` to twice that)."""
+    if stats["n"] < 8 or stats["along_z"] < cfg.min_z:
+        return 0.0
+    e_f = np.clip((stats["along_fraction"] - cfg.along_fraction) / cfg.along_span, 0.0, 1.0)
+    e_x = np.clip((stats["excess_sigmas"] - cfg.excess_sigmas) / cfg.excess_sigmas, 0.0, 1.0)
+    return float(e_f * e_x)

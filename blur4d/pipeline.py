@@ -303,9 +303,11 @@ def reconstruct(
                             "both",
         }
         if cams is not None:
+            obs, why = S.depth_observable(cams)
             run["cameras"] = {"ok": cams.ok, "reason": cams.reason, "motion": cams.motion,
                               "registered": int(cams.registered.sum()), "frames": cams.num_frames,
-                              "scale_known": cams.scale_known}
+                              "scale_known": cams.scale_known, "depth_observable": obs,
+                              "depth_observable_reason": why}
         prov = Provenance.capture("reconstruct", config, seed=seed, timings=run["timings"],
                                   packages=("pycolmap", "opencv-contrib-python", "scipy", "open3d"))
         run["packages"] = prov.packages

@@ -223,9 +223,22 @@ def run_cameras(s: State, ctx: Context) -> Outcome:
                    note=cams.reason or ("ok" if cams.ok else ""))
 
 
+def depth_observable(cams: Cameras | None) -> tuple[bool | None, str]:
+    """The camera backend's clip-level decision (None when it made none) and its reason."""
+    info = (cams.provenance.extra or {}).get("info") if cams is not None else None
+    if not isinstance(info, dict) or info.get("depth_observable") is None:
+        return None, ""
+    return bool(info["depth_observable"]), str(info.get("depth_observable_reason", ""))
+
+
 def record_cameras(s: State, ctx: Context) -> dict[str, Any]:
     cams: Cameras = s["cameras"]
+    obs, why = depth_observable(cams)
+    K = cams.K[0]
     return {"ok": bool(cams.ok), "motion": cams.motion, "registered": int(cams.registered.sum()),
+            "depth_observable": obs, "depth_observable_reason": why,
+            "intrinsics": {"fx": float(K[0, 0]), "fy": float(K[1, 1]), "cx": float(K[0, 2]), "cy": float(K[1, 2]),
+                           "given": given_K(ctx) is not None},
             "backend": ctx.cam_name, "timings": dict(cams.provenance.timings),
             "static_points": int(len(s["points"])) if s.get("points") is not None else 0,
             "dynamic_points": int(sum(len(c) for c in s.get("dynamic_points") or ()))}
@@ -337,9 +350,22 @@ def load_consistency(folder: Path, ply: Path) -> State:
 # ---------------------------------------------------------------------------------------------
 # faces
 # ---------------------------------------------------------------------------------------------
+def given_K(ctx: Context) -> np.ndarray | None:
+    """The user's intrinsics (camera option ``intrinsics``), as a 3x3 K, or None."""
+    k = (ctx.camera_options or {}).get("intrinsics")
+    if k is None:
+        return None
+    from .adapters.colmap import parse_intrinsics
+
+    fx, fy, cx, cy = parse_intrinsics(k)
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
 def run_faces(s: State, ctx: Context) -> Outcome:
     cams: Cameras | None = s.get("cameras")
-    K = cams.K[0] if cams is not None and np.isfinite(cams.K[0]).all() else None
+    K = given_K(ctx)
+    if K is None:
+        K = cams.K[0] if cams is not None and np.isfinite(cams.K[0]).all() else None
     faces: FaceTracks = registry.make_backend("faces", None)(s["video"], K=K, progress=ctx.progress)
     if faces.num_faces == 0 or not faces.present.any():
         return Outcome({"faces": None}, status="empty", note="no faces found; faces.json not written")
@@ -375,8 +401,12 @@ def summary_cameras(scene: Scene) -> list[str]:
     if c is None:
         return []
     state = "ok" if c.ok else "NOT OK"
-    return [f"cameras: {int(c.registered.sum())}/{c.num_frames} posed, motion {c.motion or 'unknown'}, "
-            f"focal {float(c.K[0, 0, 0]):.0f} px, {state}" + (f" ({c.reason})" if c.reason else "")]
+    lines = [f"cameras: {int(c.registered.sum())}/{c.num_frames} posed, motion {c.motion or 'unknown'}, "
+             f"focal {float(c.K[0, 0, 0]):.0f} px, {state}" + (f" ({c.reason})" if c.reason else "")]
+    obs, why = depth_observable(c)
+    if obs is not None:
+        lines.append(f"depth: {'observable' if obs else 'NOT observable'} ({why})")
+    return lines
 
 
 def summary_dense(scene: Scene) -> list[str]:
@@ -411,5 +441,5 @@ def write_report(s: State, folder: Path, ctx: Context) -> list[str]:
     return ["report.html"]
 
 
-__all__ = ["Outcome", "Context", "State", "unavailable", "generate", "resolve_intervals", "as_photo",
+__all__ = ["Outcome", "Context", "State", "unavailable", "depth_observable", "given_K", "generate", "resolve_intervals", "as_photo",
            "source_video", "camera_options", "cameras_required"]

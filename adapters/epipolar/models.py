@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from blur4d.errors import InputError
+from blur4d.geometry import parallax_evidence, parallax_statistics  # noqa: F401  (moved there; shared with the cameras)
 
 log = logging.getLogger("blur4d.adapters.epipolar")
 
@@ -208,42 +209,6 @@ def refine_homography(H: np.ndarray, p1: Any, p2: Any, inliers: np.ndarray, thre
         return H
     old, new = transfer_errors(H, a[m], b[m])[1], transfer_errors(R, a[m], b[m])[1]
     return R if np.median(new) <= np.median(old) and np.mean(new < threshold) >= np.mean(old < threshold) - 0.01 else H
-
-
-def parallax_statistics(fwd: np.ndarray, samp: np.ndarray, inliers: np.ndarray) -> dict[str, float]:
-    """Split each epipolar inlier's homography residual into its component across the epipolar
-    line (sqrt(2) x the Sampson distance: keypoint noise only) and along it (the rest: noise
-    plus any parallax, which always runs along the epipolar lines).
-
-    -> ``noise_px`` (robust standard deviation of the across component: the keypoint localisation
-    error, per coordinate, both images together), ``along_fraction`` (share of inliers whose along
-    component is the larger: 0.5 without parallax, whatever the noise's distribution), ``along_z``
-    (its sign-test z score), ``excess_sigmas`` (how far the along component's 75th percentile
-    exceeds the across one's, in units of ``noise_px``), ``n``.
-    """
-    m = np.asarray(inliers, bool) & np.isfinite(fwd) & np.isfinite(samp)
-    n = int(m.sum())
-    if n < 8:
-        return {"noise_px": float("nan"), "along_fraction": 0.5, "along_z": 0.0, "excess_sigmas": 0.0, "n": n}
-    across = np.sqrt(2.0) * samp[m]
-    along = np.sqrt(np.maximum(fwd[m] ** 2 - across ** 2, 0.0))
-    noise = max(1.4826 * float(np.median(across)), 1e-6)
-    frac = float(np.mean(along > across))
-    excess = np.sqrt(max(0.0, float(np.quantile(along ** 2, 0.75) - np.quantile(across ** 2, 0.75))))
-    return {"noise_px": noise, "along_fraction": frac, "along_z": (frac - 0.5) * 2.0 * np.sqrt(n),
-            "excess_sigmas": excess / noise, "n": n}
-
-
-def parallax_evidence(stats: dict[str, float], cfg: Any) -> float:
-    """[0, 1]: how clearly one pair shows parallax. Both must hold: most epipolar inliers leave
-    the homography along their epipolar lines (``along_fraction`` from ``cfg.along_fraction``
-    (0) to ``+ cfg.along_span`` (1), and significant: z >= ``cfg.min_z``), and by clearly more
-    than the keypoint noise (75th-percentile excess from ``cfg.excess_sigmas`` to twice that)."""
-    if stats["n"] < 8 or stats["along_z"] < cfg.min_z:
-        return 0.0
-    e_f = np.clip((stats["along_fraction"] - cfg.along_fraction) / cfg.along_span, 0.0, 1.0)
-    e_x = np.clip((stats["excess_sigmas"] - cfg.excess_sigmas) / cfg.excess_sigmas, 0.0, 1.0)
-    return float(e_f * e_x)
 
 
 def gric(sq_errors: np.ndarray, sigma: float, *, d: int, k: int, r: int = 4,

@@ -20,6 +20,9 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--max-faces", type=int, default=None, help="most faces per frame (default 4)")
     p.add_argument("--fov", type=float, default=None,
                    help="horizontal field of view (degrees) of the intrinsics prior for head pose (default 60)")
+    p.add_argument("--intrinsics", default=None, metavar="K",
+                   help="known pinhole intrinsics for head pose: fx,fy,cx,cy in pixels, or a file (JSON "
+                        "{fx,fy,cx,cy}, JSON 3x3 / {\"K\": 3x3}, or a 3x3 matrix as text); replaces --fov")
     p.add_argument("--smoothing", choices=("forward-backward", "causal", "none"), default=None,
                    help="One-Euro smoothing of landmarks and pose (default forward-backward: no lag; raw kept)")
     p.add_argument("--overlay", default=None, help="also write an overlay .mp4 (mesh, ids, pose axes)")
@@ -45,6 +48,16 @@ def run(args: argparse.Namespace) -> int:
     if args.model and backend != "landmarker":
         raise InputError(f"--model: only the landmarker backend reads a .task model, got --backend {backend}; "
                          "drop --model or use --backend landmarker")
+    K = None
+    if args.intrinsics is not None:
+        import numpy as np
+
+        from ..adapters.colmap import parse_intrinsics
+
+        if args.fov is not None:
+            raise InputError("--intrinsics: give either --intrinsics or --fov, not both")
+        fx, fy, cx, cy = parse_intrinsics(args.intrinsics)
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
     opts = {k: v for k, v in {"model": args.model, "max_faces": args.max_faces, "fov": args.fov,
                               "face_model": args.face_model, "smoothing": args.smoothing}.items()
             if v is not None}
@@ -52,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     with progress(args) as prog:
         video = api.as_video(args.input, generate_options=generate_options(args), max_pixels=args.max_pixels,
                              progress=prog)
-        faces = tracker(video, K=None, progress=prog)
+        faces = tracker(video, K=K, progress=prog)
     if faces.num_faces == 0:
         raise InputError(f"{args.input}: no face found in any of the {faces.num_frames} frames")
     faces.save(out, overwrite=args.overwrite)

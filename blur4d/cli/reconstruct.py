@@ -31,6 +31,11 @@ def add_parser(sub, parents):  # noqa: ANN001
                         "(colmap cameras; default 60)")
     p.add_argument("--focal-px", type=float, default=None, metavar="PX",
                    help="known focal length in pixels of the frames (colmap cameras)")
+    p.add_argument("--intrinsics", default=None, metavar="K",
+                   help="known pinhole intrinsics of the frames, used as given by the cameras, the dense points, "
+                        "face head pose and the exports: fx,fy,cx,cy in pixels (pixel centres at integers), or a "
+                        "file: JSON {\"fx\":..,\"fy\":..,\"cx\":..,\"cy\":..}, JSON [[3x3]] or {\"K\": [[3x3]]}, "
+                        "or a 3x3 matrix as text (colmap cameras; replaces --fov/--focal-px)")
     add_generate_options(p)
     p.set_defaults(run=run)
 
@@ -46,10 +51,17 @@ def run(args: argparse.Namespace) -> int:
         camera_options["fov_deg"] = args.fov
     if args.focal_px is not None:
         camera_options["focal_px"] = args.focal_px
-    if camera_options and (args.cameras or "colmap") != "colmap":
-        from ..errors import InputError
+    from ..errors import InputError
 
-        raise InputError("--fov/--focal-px: only for the colmap cameras backend; drop them or use --cameras colmap")
+    if args.intrinsics is not None:
+        from ..adapters.colmap import parse_intrinsics
+
+        if camera_options:
+            raise InputError("--intrinsics: give either --intrinsics or --fov/--focal-px, not both")
+        camera_options["intrinsics"] = parse_intrinsics(args.intrinsics)
+    if camera_options and (args.cameras or "colmap") != "colmap":
+        raise InputError("--fov/--focal-px/--intrinsics: only for the colmap cameras backend; drop them or use "
+                         "--cameras colmap")
     from ..progress import process_age
 
     with progress(args) as prog:
