@@ -6,8 +6,9 @@ Per frame t:
 
 1. candidate boxes = detections of both detectors on the whole frame, detections of the
    full-range detector on this frame's share of tiles (every tile is visited every
-   ``tile_period`` frames, all of them on the first frame; a tile is 240 px square per 24 px of
-   ``min_face_px``, so a face of ``min_face_px`` is ~19 px in the detector's 192 px input), and the boxes of the faces accepted
+   ``tile_period`` frames, all of them on the first frame; a tile is 192 px square per 24 px of
+   ``min_face_px``, so a face of ``min_face_px`` keeps its size in the detector's 192 px input;
+   at most ~6 tiles per frame, so a 1280x720 frame (45 tiles) is swept every 8 frames), and the boxes of the faces accepted
    at t-1 (tracking between detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
    (pixel centres at integer coordinates on both sides: full = crop / k + origin) and Face Mesh
@@ -64,7 +65,7 @@ class CropFaceDetector:
 
     def __init__(self, mp: Any, W: int, H: int, *, min_score: float = 0.5, max_faces: int = 4,
                  min_face_px: float = 24.0, tile_period: int = 4, crop_scale: float = 1.9,
-                 max_reprojection: float = 0.10, model: np.ndarray | None = None) -> None:
+                 max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -74,11 +75,13 @@ class CropFaceDetector:
         self.max_faces = int(max_faces)
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
-        self.tiles = _tiles(self.W, self.H, int(round(240 * float(min_face_px) / 24.0)))
-        self.tile_period = max(1, int(tile_period))
+        self.tiles = _tiles(self.W, self.H, int(round(192 * float(min_face_px) / 24.0)))
+        # at most ~6 tile calls per frame: larger frames take more frames to sweep
+        self.tile_period = max(1, int(tile_period), -(-len(self.tiles) // 6))
         self.crop_scale = float(crop_scale)
         self.max_reprojection = float(max_reprojection)
         self.model = model
+        self.track = bool(track)  # False: every frame on its own (all tiles, no previous faces)
         self.t = 0
         self.previous = np.zeros((0, 4))
         self.stats = {"candidates": 0, "meshes": 0, "rejected_position": 0, "rejected_geometry": 0,
@@ -104,7 +107,7 @@ class CropFaceDetector:
         W, H = self.W, self.H
         found = self._boxes(self.full.process(frame), W, H) + self._boxes(self.short.process(frame), W, H)
         if self.tiles:
-            first = self.t == 0  # nothing known yet: sweep every tile
+            first = self.t == 0 or not self.track  # nothing known yet: sweep every tile
             for k in range(0 if first else self.t % self.tile_period, len(self.tiles), 1 if first else self.tile_period):
                 x0, y0, s = self.tiles[k]
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s])
@@ -200,7 +203,7 @@ class CropFaceDetector:
                 continue
             faces.append(lm)
             boxes.append(mb)
-        self.previous = np.asarray(boxes).reshape(-1, 4)
+        self.previous = np.asarray(boxes).reshape(-1, 4) if self.track else np.zeros((0, 4))
         self.t += 1
         return np.stack(faces) if faces else np.zeros((0, NUM_LANDMARKS, 3), np.float32)
 
