@@ -8,7 +8,8 @@ Per frame t:
    full-range detector on this frame's share of tiles (every tile is visited every
    ``tile_period`` frames, all of them on the first frame; a tile is 192 px square per 24 px of
    ``min_face_px``, so a face of ``min_face_px`` keeps its size in the detector's 192 px input;
-   at most ~6 tiles per frame, so a 1280x720 frame (45 tiles) is swept every 8 frames), and the boxes of the faces accepted
+   at most ~3 tiles per frame, so a 1280x720 frame (45 tiles) is swept every 15 frames; the
+   whole-frame detectors run on the same period), and the boxes of the faces accepted
    at t-1 (tracking between detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
    (pixel centres at integer coordinates on both sides: full = crop / k + origin) and Face Mesh
@@ -76,8 +77,8 @@ class CropFaceDetector:
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
         self.tiles = _tiles(self.W, self.H, int(round(192 * float(min_face_px) / 24.0)))
-        # at most ~6 tile calls per frame: larger frames take more frames to sweep
-        self.tile_period = max(1, int(tile_period), -(-len(self.tiles) // 6))
+        # at most ~3 tile calls per frame: larger frames take more frames to sweep
+        self.tile_period = max(1, int(tile_period), -(-len(self.tiles) // 3))
         self.crop_scale = float(crop_scale)
         self.max_reprojection = float(max_reprojection)
         self.model = model
@@ -102,22 +103,27 @@ class CropFaceDetector:
             out.append((box, float(d.score[0])))
         return out
 
-    def candidates(self, frame: np.ndarray) -> np.ndarray:
-        """(n, 4) candidate boxes for this frame (detections + previous faces), NMS-merged."""
+    def candidates(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 4) candidate boxes for this frame (detections + previous faces), NMS-merged, and
+        (n,) whether each continues a face of the previous frame. The whole-frame detectors run
+        every ``tile_period`` frames (and on the first), the tiles round-robin in between."""
         W, H = self.W, self.H
-        found = self._boxes(self.full.process(frame), W, H) + self._boxes(self.short.process(frame), W, H)
+        found: list[tuple[np.ndarray, float]] = []
+        first = self.t == 0 or not self.track  # nothing known yet: sweep everything
+        if first or self.t % self.tile_period == 0:
+            found += self._boxes(self.full.process(frame), W, H) + self._boxes(self.short.process(frame), W, H)
         if self.tiles:
-            first = self.t == 0 or not self.track  # nothing known yet: sweep every tile
             for k in range(0 if first else self.t % self.tile_period, len(self.tiles), 1 if first else self.tile_period):
                 x0, y0, s = self.tiles[k]
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s])
                 found += self._boxes(self.full.process(tile), tile.shape[1], tile.shape[0], x0, y0)
-        boxes = [b for b, _ in found] + list(self.previous)
-        scores = [s for _, s in found] + [2.0] * len(self.previous)  # tracked faces first
+        boxes = list(self.previous) + [b for b, _ in found]
+        scores = [2.0] * len(self.previous) + [s for _, s in found]  # tracked faces first
         if not boxes:
-            return np.zeros((0, 4))
+            return np.zeros((0, 4)), np.zeros(0, bool)
         b = np.asarray(boxes, np.float64)
-        return b[_nms(b, np.asarray(scores))]
+        keep = _nms(b, np.asarray(scores))
+        return b[keep], keep < len(self.previous)
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
     def mesh_at(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -158,7 +164,7 @@ class CropFaceDetector:
         return "ok"
 
     def confirmed(self, frame: np.ndarray, lm: np.ndarray) -> bool:
-        """A second look at the mesh's face: a crop centred on the mesh, the face half its width,
+        """A second look at a new face (not at a face continuing a track): a crop centred on the mesh, the face half its width,
         must be found by the full-range detector (score >= ``min_score``) or, failing that, by the
         short-range detector with score >= ``confirm_short``. Animal faces on spheres that fool
         one detector at one scale (short-range 0.51-0.70, full-range nothing on the ray-cast
@@ -181,7 +187,8 @@ class CropFaceDetector:
         frame = np.ascontiguousarray(frame)
         faces: list[np.ndarray] = []
         boxes: list[np.ndarray] = []
-        for box in self.candidates(frame):
+        cand, tracked = self.candidates(frame)
+        for box, cont in zip(cand, tracked):
             if len(faces) >= self.max_faces:
                 break
             self.stats["candidates"] += 1
@@ -198,7 +205,7 @@ class CropFaceDetector:
             mb = _landmark_boxes(lm[:NUM_MESH])
             if any(_iou(mb, b) > 0.5 for b in boxes):
                 continue
-            if not self.confirmed(frame, lm):
+            if not cont and not self.confirmed(frame, lm):  # new faces only: a track was confirmed
                 self.stats["rejected_unconfirmed"] += 1
                 continue
             faces.append(lm)
