@@ -72,6 +72,8 @@ class CropFaceDetector:
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
         self.mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                                     min_detection_confidence=float(min_score))
+        self._mp = mp
+        self.graphs: list[Any] = []  # one video-mode Face Mesh per face of the previous frame
         self.W, self.H = int(W), int(H)
         self.max_faces = int(max_faces)
         self.min_score = float(min_score)
@@ -88,9 +90,15 @@ class CropFaceDetector:
         self.stats = {"candidates": 0, "meshes": 0, "rejected_position": 0, "rejected_geometry": 0,
                       "rejected_unconfirmed": 0}
 
+    def _video_mesh(self) -> Any:
+        return self._mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                                                     min_detection_confidence=self.min_score,
+                                                     min_tracking_confidence=0.5)
+
     def close(self) -> None:
-        for g in (self.full, self.short, self.mesh):
+        for g in (self.full, self.short, self.mesh, *self.graphs):
             g.close()
+        self.graphs = []
 
     # -- detection ------------------------------------------------------------------------------
     @staticmethod
@@ -123,10 +131,11 @@ class CropFaceDetector:
             return np.zeros((0, 4)), np.zeros(0, bool)
         b = np.asarray(boxes, np.float64)
         keep = _nms(b, np.asarray(scores))
-        return b[keep], keep < len(self.previous)
+        self.last_scores = np.asarray(scores)[keep]
+        return b[keep], np.where(keep < len(self.previous), keep, -1)
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
-    def mesh_at(self, frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray | None, str]:
+    def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None) -> tuple[np.ndarray | None, str]:
         """Face Mesh on a square crop around ``box`` -> ((478, 3) full-frame landmarks or None, why)."""
         import cv2
 
@@ -137,7 +146,7 @@ class CropFaceDetector:
         M = np.array([[k, 0.0, -k * origin[0]], [0.0, k, -k * origin[1]]])
         crop = cv2.warpAffine(frame, M, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA,
                               borderMode=cv2.BORDER_REPLICATE)
-        res = self.mesh.process(np.ascontiguousarray(crop))
+        res = (graph or self.mesh).process(np.ascontiguousarray(crop))
         if not res.multi_face_landmarks:
             return None, "none"
         lm = _normalized_to_pixels(res.multi_face_landmarks[0].landmark, CROP_SIZE, CROP_SIZE).astype(np.float64)
@@ -164,7 +173,8 @@ class CropFaceDetector:
         return "ok"
 
     def confirmed(self, frame: np.ndarray, lm: np.ndarray) -> bool:
-        """A second look at a new face (not at a face continuing a track): a crop centred on the mesh, the face half its width,
+        """A second look at a new face (not at a face continuing a track, nor one whose detection
+        scored >= 0.8): a crop centred on the mesh, the face half its width,
         must be found by the full-range detector (score >= ``min_score``) or, failing that, by the
         short-range detector with score >= ``confirm_short``. Animal faces on spheres that fool
         one detector at one scale (short-range 0.51-0.70, full-range nothing on the ray-cast
@@ -187,14 +197,21 @@ class CropFaceDetector:
         frame = np.ascontiguousarray(frame)
         faces: list[np.ndarray] = []
         boxes: list[np.ndarray] = []
-        cand, tracked = self.candidates(frame)
-        for box, cont in zip(cand, tracked):
+        cand, source = self.candidates(frame)
+        graphs: list[Any] = []
+        for box, src, score in zip(cand, source, self.last_scores if len(cand) else []):
+            cont = src >= 0
+            # a continuing face keeps its own video-mode Face Mesh: it tracks the landmarks in the
+            # re-centred crop without needing its detector to fire again (head lowered, turned)
+            graph = self.graphs[src] if cont else None
             if len(faces) >= self.max_faces:
                 break
             self.stats["candidates"] += 1
             if any(_iou(box, b) > 0.5 for b in boxes):
                 continue
-            lm, _ = self.mesh_at(frame, box)
+            lm, _ = self.mesh_at(frame, box, graph)
+            if lm is None and graph is not None:
+                lm, _ = self.mesh_at(frame, box)
             if lm is None:
                 continue
             self.stats["meshes"] += 1
@@ -205,11 +222,17 @@ class CropFaceDetector:
             mb = _landmark_boxes(lm[:NUM_MESH])
             if any(_iou(mb, b) > 0.5 for b in boxes):
                 continue
-            if not cont and not self.confirmed(frame, lm):  # new faces only: a track was confirmed
+            if not cont and score < 0.8 and not self.confirmed(frame, lm):  # new faces only: a track was confirmed
                 self.stats["rejected_unconfirmed"] += 1
                 continue
             faces.append(lm)
             boxes.append(mb)
+            if self.track:
+                graphs.append(graph if graph is not None else self._video_mesh())
+        for g in self.graphs:
+            if not any(g is h for h in graphs):
+                g.close()
+        self.graphs = graphs
         self.previous = np.asarray(boxes).reshape(-1, 4) if self.track else np.zeros((0, 4))
         self.t += 1
         return np.stack(faces) if faces else np.zeros((0, NUM_LANDMARKS, 3), np.float32)
