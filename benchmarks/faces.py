@@ -3,6 +3,9 @@ stability on the real Tears of Steel clip, and speed at 1280x720.
 
     python benchmarks/faces.py [--only rotation|real|speed] [--frames N]
 
+Detection (recall per face size / yaw, false faces per distractor kind, on ray-cast scenes and
+real clips) is measured by ``benchmarks/face_detection.py``.
+
 Rotation truth: scikit-image's astronaut face (1) rotated in the image plane about the principal
 point (roll, exact), (2) mapped onto a plane and (3) onto the front of an ellipsoid head, both
 ray-cast at known yaw/pitch (and combined) rotations. The error is the geodesic angle between

@@ -2,8 +2,11 @@
 
 Two backends share everything after detection:
 
-* :class:`FaceMeshTracker` (default): the legacy MediaPipe Face Mesh solution of
-  ``mediapipe==0.10.14``, whose TFLite models ship in the wheel (works offline).
+* :class:`FaceMeshTracker` (default): the legacy MediaPipe solutions of ``mediapipe==0.10.14``,
+  whose TFLite models ship in the wheel (works offline). Default ``detector="crops"``: the
+  full-range and short-range face detectors (with a tile sweep for faces down to ~24 px), Face
+  Mesh on upscaled crops, implausible meshes rejected (``crops``); ``detector="facemesh"`` runs
+  the Face Mesh solution on whole frames (misses faces under ~1/6 of the frame).
 * :class:`FaceLandmarkerTracker`: the MediaPipe Tasks Face Landmarker from a user-supplied
   ``face_landmarker.task`` file (VIDEO running mode).
 
@@ -44,7 +47,8 @@ Conventions
   on the distance to each track's constant-velocity prediction (centre and log-size), gated at
   ``max_match_cost`` face sizes; a track unseen for more than ``max_gap`` frames is closed.
 
-Layout: ``config`` (options) -> ``detection`` (MediaPipe plumbing) -> ``model`` (3D reference face)
+Layout: ``config`` (options) -> ``detection`` (MediaPipe plumbing) -> ``crops`` (small faces,
+upscaled crops, rejection) -> ``model`` (3D reference face)
 -> ``pose`` (PnP) -> ``tracking`` (ids and smoothing over time) -> ``backends``; ``drawing``
 (overlay, TUM, PLY outputs) and ``render`` (synthetic test faces) sit beside them. This
 ``__init__`` only re-exports.

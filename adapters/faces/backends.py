@@ -80,6 +80,8 @@ class FaceMeshTracker(_FaceTrackerBase):
     config_cls = FaceMeshConfig
 
     def _detect(self, video: Video, progress: Progress) -> tuple[list[np.ndarray], dict[str, Any]]:
+        if self.config.detector == "crops":
+            return self._detect_crops(video, progress)
         mp = _import_mediapipe()
         cfg = self.config
         out: list[np.ndarray] = []
@@ -121,6 +123,27 @@ class FaceMeshTracker(_FaceTrackerBase):
                 if detector is not None:
                     detector.close()
         return out, {"redetections": redetections}
+
+    def _detect_crops(self, video: Video, progress: Progress) -> tuple[list[np.ndarray], dict[str, Any]]:
+        from .crops import CropFaceDetector
+
+        mp = _import_mediapipe()
+        cfg = self.config
+        T = video.num_frames
+        out: list[np.ndarray] = []
+        progress("faces", 0, T)
+        with _quiet():
+            det = CropFaceDetector(mp, video.width, video.height, min_score=float(cfg.min_detection_confidence),
+                                   max_faces=int(cfg.max_faces), min_face_px=float(cfg.min_face_px),
+                                   tile_period=int(cfg.tile_period), max_reprojection=float(cfg.max_reprojection),
+                                   model=self._default_face_model().mesh, track=not cfg.static_image_mode)
+            try:
+                for t in range(T):
+                    out.append(det(video.frames[t]))
+                    progress("faces", t + 1, T)
+            finally:
+                det.close()
+        return out, dict(det.stats)
 
 
 class FaceLandmarkerTracker(_FaceTrackerBase):

@@ -12,12 +12,29 @@ DEFAULT_FOV = 60.0
 SMOOTHING_MODES = ("forward-backward", "causal", "none")
 
 
+DETECTORS = ("crops", "facemesh")
+
+
 @dataclass(frozen=True)
 class FaceMeshConfig:
     """Options of the Face Mesh backend (also the CLI/API keyword options)."""
 
     max_faces: int = 4
     """Most faces per frame."""
+    detector: str = "crops"
+    """``crops`` (default): MediaPipe's full-range and short-range face detectors (tiled, so faces
+    from ~20 px are found), the mesh run on upscaled crops around each face, implausible meshes
+    rejected. ``facemesh``: the Face Mesh solution on whole frames (its own short-range detector;
+    misses faces smaller than ~1/6 of the frame)."""
+    min_face_px: float = 24.0
+    """``crops`` detector: smallest face height (px) to look for (sets the tile size)."""
+    tile_period: int = 4
+    """``crops`` detector: frames over which the tile sweep for small faces covers the frame once."""
+    max_reprojection: float = 0.10
+    """``crops`` detector: largest RMS misfit (face sizes) of a mesh against the 3D face model."""
+    min_track_frames: int = 2
+    """A face id seen in fewer frames (of a clip that long) is dropped as implausible (a one-frame
+    false face); clips shorter than this keep every face."""
     min_detection_confidence: float = 0.5
     """MediaPipe face-detector score threshold."""
     min_tracking_confidence: float = 0.5
@@ -50,6 +67,15 @@ class FaceMeshConfig:
     """Largest distance (in face sizes, plus |log size ratio|) at which a detection continues a track."""
 
     def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise InputError(f"detector: expected one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if not float(self.min_face_px) >= 8:
+            raise InputError(f"min_face_px: expected >= 8 px, got {self.min_face_px}")
+        for name in ("tile_period", "min_track_frames"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if not float(self.max_reprojection) > 0:
+            raise InputError(f"max_reprojection: expected > 0, got {self.max_reprojection}")
         if int(self.max_faces) < 1:
             raise InputError(f"max_faces: expected >= 1, got {self.max_faces}")
         for name in ("min_detection_confidence", "min_tracking_confidence"):

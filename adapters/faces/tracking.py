@@ -148,6 +148,21 @@ def _forward_backward(t: np.ndarray, x: np.ndarray, params: dict[str, float]) ->
     return (0.5 * (fwd + bwd))[pad:pad + n]
 
 
+def _drop_short_tracks(dets: list[np.ndarray], ids: list[np.ndarray],
+                       min_frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Temporal consistency: drop the detections of ids seen in fewer than ``min_frames`` frames
+    (a face does not flash into one frame) and renumber the rest in order of appearance."""
+    counts = np.bincount(np.concatenate([np.asarray(i, int) for i in ids] + [np.zeros(0, int)]))
+    keep_ids = np.flatnonzero(counts >= max(1, min_frames))
+    new = {int(j): k for k, j in enumerate(keep_ids)}
+    out_d, out_i = [], []
+    for d, i in zip(dets, ids):
+        sel = np.array([int(j) in new for j in i], bool).reshape(-1)
+        out_d.append(d[sel])
+        out_i.append(np.array([new[int(j)] for j in np.asarray(i)[sel]], int))
+    return out_d, out_i
+
+
 def _build_tracks(dets: list[np.ndarray], video: Video, Ks: np.ndarray, model: FaceModel,
                   cfg: FaceMeshConfig) -> FaceTracks:
     from scipy.spatial.transform import Rotation
@@ -156,6 +171,7 @@ def _build_tracks(dets: list[np.ndarray], video: Video, Ks: np.ndarray, model: F
     dets = [_dedupe(d) for d in dets]
     ids = assign_ids([_landmark_boxes(d) for d in dets], max_gap=int(cfg.max_gap),
                      max_cost=float(cfg.max_match_cost))
+    dets, ids = _drop_short_tracks(dets, ids, min(int(cfg.min_track_frames), T))
     M = int(max((int(i.max()) + 1 for i in ids if len(i)), default=0))
     present = np.zeros((T, M), bool)
     lm_raw = np.full((T, M, NUM_LANDMARKS, 3), np.nan, np.float32)
