@@ -30,6 +30,7 @@ Labelled sets (truth is independent of MediaPipe):
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,31 @@ class Clip:
     size_px: float = 0.0
     yaw: float = 0.0
     meta: dict = field(default_factory=dict)
+
+
+def save_clips(path: Path, clips: list[Clip]) -> None:
+    """The rendered set as one npz (frames and boxes as arrays, the rest as JSON; no pickles)."""
+    arrays: dict[str, np.ndarray] = {}
+    meta = []
+    for i, c in enumerate(clips):
+        arrays[f"frames_{i}"] = c.frames
+        arrays[f"boxes_{i}"] = np.concatenate([np.asarray(b, np.float64).reshape(-1, 4) for b in c.truth])
+        arrays[f"counts_{i}"] = np.array([len(np.asarray(b).reshape(-1, 4)) for b in c.truth], np.int64)
+        meta.append({"name": c.name, "kind": c.kind, "size_px": c.size_px, "yaw": c.yaw, "meta": c.meta})
+    arrays["meta_json"] = np.array(json.dumps(meta))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_clips(path: Path) -> list[Clip]:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta_json"]))
+        clips = []
+        for i, m in enumerate(meta):
+            boxes, counts = z[f"boxes_{i}"], z[f"counts_{i}"]
+            truth = np.split(boxes, np.cumsum(counts)[:-1]) if len(counts) else []
+            clips.append(Clip(m["name"], m["kind"], z[f"frames_{i}"], list(truth), m["size_px"], m["yaw"], m["meta"]))
+    return clips
 
 
 def _tex(name: str) -> np.ndarray:
@@ -355,7 +381,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("set", "real", "speed"), default=None)
     ap.add_argument("--methods", default="before,after")
     ap.add_argument("--dump", default=None, help="folder for crops of the faces found in the dog clip")
-    ap.add_argument("--cache", default=None, help="pickle of the rendered set (reused when it exists)")
+    ap.add_argument("--cache", default=None, help="npz of the rendered set (reused when it exists)")
     args = ap.parse_args()
     all_methods = {
         "before: FaceMesh video mode (short-range detector)": lambda: F.FaceMeshTracker(smoothing="none",
@@ -366,15 +392,13 @@ def main() -> None:
     methods = {k: v for k, v in all_methods.items() if k.split(":")[0] in args.methods.split(",")}
     if args.only in (None, "set"):
         t0 = time.perf_counter()
-        import pickle
-
         cache = Path(args.cache) if args.cache else None
         if cache is not None and cache.is_file():
-            clips = pickle.loads(cache.read_bytes())
+            clips = load_clips(cache)
         else:
             clips = build(args.quick, args.seed)
             if cache is not None:
-                cache.write_bytes(pickle.dumps(clips))
+                save_clips(cache, clips)
         print(f"labelled set: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames "
               f"(rendered in {time.perf_counter() - t0:.0f} s)")
         report(methods, clips)
