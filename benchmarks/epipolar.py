@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blur4d.raycast import known_homography_pair
 from blur4d.synthetic import MOTION_KINDS, motion_clip
 from blur4d.types import Intervals, Video
 
@@ -88,29 +89,6 @@ def load_checker(module: str | None):
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod.EpipolarChecker
-
-
-def warped_plane(src: np.ndarray, seed: int, size: tuple[int, int] = (640, 360)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A real photo and the same photo under a known homography (corners moved by 8-22% of the
-    size), with a gamma change, sensor noise and JPEG compression -> (A, B, H_true A->B)."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    W, H = size
-    a = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
-    c = np.float32([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]])
-    d = (c + rng.uniform(0.08, 0.22, (4, 2)) * rng.choice([-1, 1], (4, 2)) * [W, H]).astype(np.float32)
-    Ht = cv2.getPerspectiveTransform(c, d).astype(np.float64)
-    big = cv2.resize(src, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)  # render B from a finer image
-    S = np.diag([2.0, 2.0, 1.0])
-    S[:2, 2] = 0.5
-    b = cv2.warpPerspective(big, Ht @ np.linalg.inv(S), size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT)
-    g = rng.uniform(0.8, 1.25)
-    b = np.clip(255 * (b / 255.0) ** g + rng.normal(0, 2.0, b.shape), 0, 255).astype(np.uint8)
-    ok, enc = cv2.imencode(".jpg", b[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    b = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
-    return a, np.ascontiguousarray(b), Ht
 
 
 def corner_error(H_est, H_true, size) -> float:
@@ -162,7 +140,7 @@ def labelled_items(strengths, seeds, cache, sources=("synthetic", "raycast", "re
                 _read("multiview/" + a), _read("multiview/" + b)]
     for n, rel in enumerate(WARP_SOURCES):
         if (SHARED / rel).exists():
-            A, B, _ = warped_plane(_read(rel), n)
+            A, B, _ = known_homography_pair(_read(rel), n)
             yield "real", "real plane (warped)", Path(rel).name, "homography", [A, B]
     for d in sorted(glob.glob(str(SHARED / "realblur" / "gopro_*"))):
         fs = sorted(Path(d).glob("*.png"))[::2]
@@ -218,7 +196,7 @@ def planar_gt(args, out):
     for n, rel in enumerate(WARP_SOURCES):
         if not (SHARED / rel).exists():
             continue
-        A, B, Ht = warped_plane(_read(rel), n)
+        A, B, Ht = known_homography_pair(_read(rel), n)
         rep = chk.check_frames([A, B])
         p = rep.pairs[0]
         H = p.get("H")

@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Mesh", "SceneObject", "RaycastScene", "RaycastClip", "RAYCAST_KINDS", "box", "sphere", "quad",
+__all__ = ["known_homography_pair", "Mesh", "SceneObject", "RaycastScene", "RaycastClip", "RAYCAST_KINDS", "box", "sphere", "quad",
            "render", "look_at", "intrinsics", "default_scene", "plane_scene", "camera_path", "raycast_clip"]
 
 RAYCAST_KINDS = ("rotation", "plane", "dolly", "sideways", "handheld", "object", "static")
@@ -433,3 +433,26 @@ def raycast_clip(kind: str, width: int = 640, height: int = 360, frames: int = 1
     moving = tuple(o.name for o in scene.objects if o.motion is not None)
     return RaycastClip(kind, np.stack(imgs), K, poses, np.stack(depths), np.stack(idxs),
                        tuple(o.name for o in scene.objects), EXPECTED[kind], moving)
+
+
+def known_homography_pair(photo: np.ndarray, seed: int, size: tuple[int, int] = (640, 360)
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A real photo and the same photo under a known homography (corners moved by 8-22 % of the
+    size; B rendered from a 2x finer image), with a gamma change, sensor noise and JPEG 85: a real
+    planar pair whose true H is known -> (A, B, H_true with x_B ~ H x_A), pixel centres at integers."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    W, H = size
+    a = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+    c = np.float32([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]])
+    d = (c + rng.uniform(0.08, 0.22, (4, 2)) * rng.choice([-1, 1], (4, 2)) * [W, H]).astype(np.float32)
+    Ht = cv2.getPerspectiveTransform(c, d).astype(np.float64)
+    big = cv2.resize(photo, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)
+    S = np.array([[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])  # input pixels -> the finer image's pixels
+    b = cv2.warpPerspective(big, Ht @ np.linalg.inv(S), size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    b = np.clip(255 * (b / 255.0) ** rng.uniform(0.8, 1.25) + rng.normal(0, 2.0, b.shape), 0, 255).astype(np.uint8)
+    ok, enc = cv2.imencode(".jpg", b[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    b = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
+    return a, np.ascontiguousarray(b), Ht
+

@@ -14,6 +14,7 @@ cv2 = pytest.importorskip("cv2")
 
 from blur4d.adapters import epipolar as ep  # noqa: E402
 from blur4d.errors import InputError  # noqa: E402
+from blur4d.raycast import known_homography_pair  # noqa: E402
 from blur4d.progress import Recorder  # noqa: E402
 from blur4d.types import ConsistencyReport, Intervals, Video  # noqa: E402
 
@@ -384,23 +385,6 @@ def test_heavy_tailed_keypoint_noise_on_a_homography_is_not_parallax():
     assert rec["parallax_evidence"] < 0.5
 
 
-def _warp_real(img, seed, size=(640, 360)):
-    """A real photo and the same photo under a known homography (corners moved 8-22 %), with a
-    gamma change, noise and JPEG: a real planar pair whose true H is known."""
-    rng = np.random.default_rng(seed)
-    W, H = size
-    a = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-    c = np.float32([[0, 0], [W - 1, 0], [W - 1, H - 1], [0, H - 1]])
-    d = (c + rng.uniform(0.08, 0.22, (4, 2)) * rng.choice([-1, 1], (4, 2)) * [W, H]).astype(np.float32)
-    Ht = cv2.getPerspectiveTransform(c, d).astype(np.float64)
-    S = np.array([[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])
-    big = cv2.resize(img, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)
-    b = cv2.warpPerspective(big, Ht @ np.linalg.inv(S), size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    b = np.clip(255 * (b / 255.0) ** rng.uniform(0.8, 1.25) + rng.normal(0, 2.0, b.shape), 0, 255).astype(np.uint8)
-    b = cv2.imdecode(cv2.imencode(".jpg", b[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)[..., ::-1]
-    return a, np.ascontiguousarray(b), Ht
-
-
 @pytest.mark.parametrize("name, seed", [("tum_fr3_office_pyslam/1341847980.722988.png", 1),
                                         ("lightglue_assets/DSC_0410.JPG", 2)])
 def test_real_photo_under_a_known_homography_is_homography(shared_data, name, seed):
@@ -409,7 +393,7 @@ def test_real_photo_under_a_known_homography_is_homography(shared_data, name, se
     confidence 0.73 and 0.77; the per-pair H must match the true one."""
     from blur4d.media import read_image
 
-    a, b, Ht = _warp_real(read_image(shared_data / "multiview" / name).pixels, seed)
+    a, b, Ht = known_homography_pair(read_image(shared_data / "multiview" / name).pixels, seed)
     rep = ep.EpipolarChecker().check_frames([a, b])
     assert rep.verdict == "homography" and rep.confidence >= 0.5, rep.reason
     c = np.float64([[0, 0], [639, 0], [639, 359], [0, 359]]).reshape(-1, 1, 2)
