@@ -328,6 +328,7 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     progress("dense", total, total)
     info.update({
         "static_points": int(len(cloud)), "dynamic_pixels_ref": int(len(dyn_idx)),
+        "depth_size": [int(w), int(h)],  # the depth maps are nearest-upsampled from this (W, H)
         "dynamic_fraction": float(len(dyn_idx) / max(1, finite.sum())),
         "dynamic_threshold_px": thr,
         "occluded_fraction": float(occluded.mean()),

@@ -162,9 +162,41 @@ def write_transforms_json(path: PathLike, cameras: Cameras, *, image_paths: Sequ
     return write_json(path, data, overwrite=overwrite)
 
 
-def write_depth(folder: PathLike, depth: np.ndarray, *, png: bool = True, overwrite: bool = True) -> Path:
+def _nearest_source(depth: np.ndarray, size: Sequence[int] | None) -> np.ndarray | None:
+    """The (T, h, w) maps that ``depth`` (T, H, W) is the OpenCV nearest upsampling of, when
+    ``size`` = (w, h) is such a source (checked bitwise, NaN included); else None."""
+    import cv2
+
+    if size is None or len(size) != 2:
+        return None
+    w, h = int(size[0]), int(size[1])
+    T, H, W = depth.shape
+    if not (0 < w < W and 0 < h < H):
+        return None
+    # OpenCV INTER_NEAREST reads source pixel floor(x * w / W), so those rows/columns are the source
+    xs = np.minimum(np.floor(np.arange(W) * (w / W)).astype(np.int64), w - 1)
+    ys = np.minimum(np.floor(np.arange(H) * (h / H)).astype(np.int64), h - 1)
+    if len(np.unique(xs)) != w or len(np.unique(ys)) != h:
+        return None
+    first_x = np.searchsorted(xs, np.arange(w))
+    first_y = np.searchsorted(ys, np.arange(h))
+    small = np.ascontiguousarray(depth[:, first_y][:, :, first_x])
+    for t in range(T):
+        up = cv2.resize(small[t], (W, H), interpolation=cv2.INTER_NEAREST)
+        if not np.array_equal(up.view(np.uint32), depth[t].view(np.uint32)):
+            return None
+    return small
+
+
+def write_depth(folder: PathLike, depth: np.ndarray, *, png: bool = True, overwrite: bool = True,
+                stored_size: Sequence[int] | None = None) -> Path:
     """``depth.npz`` (T, H, W) float32 NaN-unknown, plus 16-bit ``depth_XXX.png`` per frame
-    (depth = value * depth_scale, 0 = unknown) and ``index.json`` with the scale."""
+    (depth = value * depth_scale, 0 = unknown) and ``index.json`` with the scale.
+
+    When the maps are the nearest upsampling of maps of ``stored_size`` (w, h) (the dense stage's
+    working resolution; checked bitwise), ``depth.npz`` holds those, uncompressed, with
+    ``full_shape``, and :func:`read_depth` upsamples them back bit for bit: a fraction of the
+    bytes and none of the compression time (720p, 16 frames: 0.8 s of zlib)."""
     import cv2
 
     folder = Path(folder)
@@ -177,8 +209,12 @@ def write_depth(folder: PathLike, depth: np.ndarray, *, png: bool = True, overwr
     scale = dmax / 65000.0 if dmax > 0 else 1.0
     with atomic_path(folder, overwrite=overwrite) as tmp:
         tmp.mkdir()
+        small = _nearest_source(depth, stored_size)
         with open(tmp / "depth.npz", "wb") as fh:
-            np.savez_compressed(fh, depth=depth)
+            if small is not None:
+                np.savez(fh, depth=small, full_shape=np.asarray(depth.shape, np.int64))
+            else:
+                np.savez_compressed(fh, depth=depth)
         files = []
         if png:
             for t, d in enumerate(depth):
@@ -199,7 +235,19 @@ def read_depth(folder: PathLike) -> np.ndarray:
     """(T, H, W) float32 depth from a folder written by :func:`write_depth`."""
     from ._fs import read_npz
 
-    return read_npz(Path(folder) / "depth.npz")["depth"].astype(np.float32)
+    data = read_npz(Path(folder) / "depth.npz")
+    depth = data["depth"].astype(np.float32)
+    if "full_shape" not in data:
+        return depth
+    import cv2
+
+    T, H, W = (int(v) for v in data["full_shape"])
+    if depth.ndim != 3 or len(depth) != T:
+        raise InputError(f"{folder}/depth.npz: depth {depth.shape} does not match full_shape {(T, H, W)}")
+    out = np.empty((T, H, W), np.float32)
+    for t in range(T):
+        out[t] = cv2.resize(depth[t], (W, H), interpolation=cv2.INTER_NEAREST)
+    return out
 
 
 def write_frame_points(folder: PathLike, clouds: Sequence[PointCloud], *, intervals: np.ndarray | None = None,

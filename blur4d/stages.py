@@ -298,7 +298,8 @@ def write_dense(s: State, folder: Path, ctx: Context) -> list[str]:
 
     files: list[str] = []
     if s.get("depth") is not None:
-        exports.write_depth(folder / "depth", s["depth"], overwrite=True)
+        size = (s.get("_camera_info", {}).get("dense") or {}).get("depth_size")
+        exports.write_depth(folder / "depth", s["depth"], overwrite=True, stored_size=size)
         files.append("depth/")
     if s.get("dynamic_points"):
         video: Video | None = s.get("video")

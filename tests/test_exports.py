@@ -122,6 +122,23 @@ def test_depth_npz_and_png_round_trip(tmp_path, rng):
     assert np.allclose(png[4:] * idx["depth_scale"], depth[0, 4:], atol=idx["depth_scale"])
 
 
+def test_depth_stored_at_its_source_resolution_round_trips_bitwise(tmp_path, rng):
+    import cv2
+
+    small = rng.uniform(0.5, 7.0, (2, 9, 16)).astype(np.float32)
+    small[1, :3] = np.nan
+    depth = np.stack([cv2.resize(d, (37, 21), interpolation=cv2.INTER_NEAREST) for d in small])
+    folder = exports.write_depth(tmp_path / "small", depth, png=False, stored_size=(16, 9))
+    with np.load(folder / "depth.npz") as data:
+        assert data["depth"].shape == (2, 9, 16) and list(data["full_shape"]) == [2, 21, 37]
+    assert np.array_equal(exports.read_depth(folder), depth, equal_nan=True)
+    depth[0, 5, 5] += 1.0  # no longer an upsampling: stored in full
+    folder = exports.write_depth(tmp_path / "full", depth, png=False, stored_size=(16, 9))
+    with np.load(folder / "depth.npz") as data:
+        assert "full_shape" not in data.files and data["depth"].shape == depth.shape
+    assert np.array_equal(exports.read_depth(folder), depth, equal_nan=True)
+
+
 def test_frame_points_index(tmp_path, cloud):
     empty = PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8))
     folder = exports.write_frame_points(tmp_path / "points", [cloud, empty], intervals=Intervals.present(2).bounds)
