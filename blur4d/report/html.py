@@ -131,7 +131,9 @@ def _data_uri(img: np.ndarray, *, long_side: int = 1280, jpeg: bool = False) -> 
         Image.fromarray(a).save(buf, format="JPEG", quality=88)
         mime = "image/jpeg"
     else:
-        Image.fromarray(a).save(buf, format="PNG", optimize=False)
+        from ..media import encode_png
+
+        buf.write(encode_png(a))  # OpenCV, zlib level 3: ~4x faster than Pillow's default
         mime = "image/png"
     return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -360,11 +362,11 @@ def _trajectory_plot(cameras: Cameras) -> np.ndarray | None:
         ax.set_ylabel("xyz"[b])
         ax.grid(alpha=0.3)
     fig.colorbar(sc, ax=fig.axes, label="frame", shrink=0.9)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    from PIL import Image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    canvas = FigureCanvasAgg(fig)  # the rendered pixels, not a PNG encoded and decoded again
+    canvas.draw()
+    return np.array(canvas.buffer_rgba())[..., :3]
 
 
 def _cameras_section(cameras: Cameras) -> str:
