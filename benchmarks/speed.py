@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("startup", "generate", "track", "cameras", "dense", "dense_write", "check", "faces", "report", "publish")
+STAGES = ("startup", "generate", "track", "cameras", "dense", "check", "faces", "report", "write", "publish")
 
 
 def _run_timed(cmd: list[str]) -> tuple[float, float, str]:

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -128,7 +129,7 @@ class _Records:
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
-        self.extra_timings: dict[str, float] = {}  # writing of stages whose work is timed inside another
+        self.extra_timings: dict[str, float] = {}  # "write": waiting for the background writes at the end
 
     def set(self, name: str, status: str, seconds: float | None = None, note: str = "", **extra: Any) -> None:
         rec: dict[str, Any] = {"status": status}
@@ -141,7 +142,8 @@ class _Records:
 
     @property
     def timings(self) -> dict[str, float]:
-        return {**{k: v["seconds"] for k, v in self.records.items() if "seconds" in v}, **self.extra_timings}
+        records = dict(self.records)  # one atomic copy: the background writer reads this (the report)
+        return {**{k: v["seconds"] for k, v in records.items() if "seconds" in v}, **dict(self.extra_timings)}
 
 
 def _empty(value: Any) -> bool:
@@ -152,12 +154,72 @@ def _has_output(stage: Stage, state: State) -> bool:
     return not stage.produces or any(not _empty(state.get(f)) for f in stage.produces)
 
 
-def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path | None, rec: _Records) -> None:
-    """The one loop: skip, reuse, run, write, record, for every stage in order."""
+class _Writer:
+    """Stage outputs written on one background thread, in stage order, while the next stages
+    compute (writing is mostly PNG/zlib/ffmpeg, which release the GIL). A stage's writer gets a
+    shallow copy of the state as it was when the stage finished. Its files and ``write_seconds``
+    join the stage's record when the write is collected; a failed write is handled as a failed
+    stage would be (a downstream stage records it, any other fails the run, and ``reconstruct``
+    then removes the whole temporary folder: nothing half written is published)."""
+
+    def __init__(self, rec: _Records, ctx: Context) -> None:
+        self.rec, self.ctx = rec, ctx
+        self.pending: list[tuple[Stage, Future]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, stage: Stage, state: State, folder: Path) -> None:
+        assert stage.write is not None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blur4d-write")
+        write, snapshot, ctx = stage.write, dict(state), self.ctx
+
+        def job() -> tuple[list[str], float]:
+            t0 = time.perf_counter()
+            files = write(snapshot, folder, ctx)
+            return files, time.perf_counter() - t0
+
+        self.pending.append((stage, self._pool.submit(job)))
+
+    def collect(self, wait: bool) -> None:
+        """Fold finished writes (all of them when ``wait``) into the records; raise a failed
+        write of a stage that may not fail."""
+        while self.pending and (wait or self.pending[0][1].done()):
+            stage, fut = self.pending.pop(0)
+            rec = self.rec.records.get(stage.name, {})
+            try:
+                files, seconds = fut.result()
+            except Blur4DError as err:
+                if not (stage.downstream or stage.tolerate(err, self.ctx)):
+                    raise
+                self.rec.set(stage.name, "unavailable" if S.unavailable(err) else "failed", rec.get("seconds"),
+                             note=f"writing: {err}")
+                continue
+            except Exception as err:
+                if not stage.downstream:
+                    raise
+                log.warning("stage %s: writing failed: %s", stage.name, err)
+                self.rec.set(stage.name, "failed", rec.get("seconds"), note=f"writing: {type(err).__name__}: {err}",
+                             traceback="".join(traceback.format_exception(err, limit=3)))
+                continue
+            if files:
+                rec.update(files=files, write_seconds=round(seconds, 3))
+
+    def close(self) -> None:
+        """Wait for whatever is still running (also after an error: the folder is removed only
+        once nothing writes into it)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path | None, rec: _Records,
+                writer: _Writer) -> None:
+    """The one loop: skip, reuse, run, write (in the background), record, for every stage in order."""
     reused: set[str] = set()
     run_json = reuse_dir / "run.json" if reuse_dir is not None else None
     earlier = (read_json(run_json).get("stages") or {}) if run_json is not None and run_json.is_file() else {}
     for stage in STAGES:
+        writer.collect(wait=False)  # a failed write of an earlier stage stops the run here
         t0 = time.perf_counter()
         # reuse comes first: a finished stage whose files are in the folder is kept, even if skipped now
         can_reuse = stage.reuse_with is None or stage.reuse_with in reused
@@ -180,14 +242,9 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
         if stage.needs_folder and folder is None:
             rec.set(stage.name, "skipped", note="no output folder")
             continue
-        files: list[str] = []
         try:
             outcome = stage.run(state, ctx) if stage.run is not None else Outcome()
             state.update(outcome.fields)
-            t1 = time.perf_counter()
-            if folder is not None and stage.write is not None and _has_output(stage, state):
-                files = stage.write(state, folder, ctx)
-            write_s = time.perf_counter() - t1
         except Blur4DError as err:
             if not (stage.downstream or stage.tolerate(err, ctx)):
                 raise
@@ -202,12 +259,10 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
                     traceback=traceback.format_exc(limit=3))
             continue
         extra = stage.record(state, ctx) if stage.record is not None and outcome.status != "empty" else {}
-        if files:
-            extra.update(files=files, write_seconds=round(write_s, 3))
         seconds = time.perf_counter() - t0 if stage.timed else extra.pop("seconds", None)
-        if not stage.timed and files:  # its work was timed inside another stage, its writing was not
-            rec.extra_timings[f"{stage.name}_write"] = round(write_s, 3)
         rec.set(stage.name, outcome.status, seconds, note=outcome.note, **extra)
+        if folder is not None and stage.write is not None and _has_output(stage, state):
+            writer.submit(stage, state, folder)
 
 
 def _scene(state: State, **kw: Any) -> Scene:
@@ -281,7 +336,15 @@ def reconstruct(
             shutil.copytree(reuse_dir, tmp)
     try:
         state: State = {}
-        _run_stages(state, ctx, tmp, reuse_dir, rec)
+        writer = _Writer(rec, ctx)
+        try:
+            _run_stages(state, ctx, tmp, reuse_dir, rec, writer)
+            t_wait = time.perf_counter()
+            writer.collect(wait=True)
+            if tmp is not None:
+                rec.extra_timings["write"] = round(time.perf_counter() - t_wait, 3)
+        finally:
+            writer.close()
         total = time.perf_counter() - t_all
         config = {"skip": list(skip), "tracker": tracker, "cameras": cam_name}
         if tmp is None or folder is None or ply_path is None:
@@ -303,7 +366,9 @@ def reconstruct(
             "skip": list(skip), "reuse": bool(reuse), "stages": rec.records, "timings": timings,
             "machine_note": "timings are wall-clock seconds on this machine; startup = interpreter start, imports "
                             "and argument parsing (CLI only); dense is part of cameras (it runs inside the camera "
-                            "backend), dense_write is not; publish = scene.ply and this record; total includes all",
+                            "backend); each stage's files are written on a background thread while the next "
+                            "stages run (its write_seconds, overlapped), write = the wait for the last writes "
+                            "after the stages; publish = scene.ply and this record; total includes all",
         }
         if cams is not None:
             obs, why = S.depth_observable(cams)

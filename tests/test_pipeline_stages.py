@@ -192,3 +192,43 @@ def test_save_and_load_round_trip_through_the_list(first, tmp_path):
     files = json.loads((folder / "run.json").read_text())["files"]
     declared = {f for s in pipeline.STAGES for f in s.files}
     assert set(files) <= declared and "report.html" in files
+
+
+def _failing_write(stage: str, monkeypatch, error: Exception) -> None:
+    import dataclasses
+
+    def boom(state, folder, ctx):
+        (folder / "half_written.tmp").write_bytes(b"x")
+        raise error
+
+    monkeypatch.setattr(pipeline, "STAGES", tuple(dataclasses.replace(s, write=boom) if s.name == stage else s
+                                                  for s in pipeline.STAGES))
+
+
+def test_a_failed_background_write_fails_the_run_and_publishes_nothing(video, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "make_backend", _Backends())
+    _failing_write("track", monkeypatch, OSError("disk full"))
+    out = tmp_path / "scene.ply"
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.reconstruct(video, out=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no scene.ply, no folder, no temporary folder
+
+
+def test_a_failed_write_of_a_downstream_stage_is_recorded(video, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "make_backend", _Backends())
+    _failing_write("check", monkeypatch, OSError("disk full"))
+    out = tmp_path / "scene.ply"
+    pipeline.reconstruct(video, out=out)
+    run = _run(out)
+    assert run["stages"]["check"]["status"] == "failed" and "writing: OSError: disk full" in run["stages"]["check"]["note"]
+    assert run["stages"]["faces"]["status"] == "done" and (out.with_suffix("") / "faces.json").is_file()
+
+
+def test_writes_are_recorded_and_timed(first):
+    out, _ = first
+    run = _run(out)
+    assert "write" in run["timings"] and "dense_write" not in run["timings"]
+    for name in ("generate", "track", "cameras", "dense", "check", "faces", "report"):
+        assert run["stages"][name]["files"] and run["stages"][name]["write_seconds"] >= 0
+    stage_sum = sum(v for k, v in run["timings"].items() if k not in ("total", "dense"))  # dense: inside cameras
+    assert stage_sum <= run["timings"]["total"] + 1e-3  # overlapped writing is not counted twice
