@@ -36,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("startup", "generate", "track", "cameras", "dense", "check", "faces", "report", "write", "publish")
+STAGES = ("startup", "generate", "track", "cameras", "dense", "dense_write", "check", "faces", "report", "write",
+          "publish")  # dense_write: runs before the background writer (write)
 
 
-def _run_timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; -> (wall seconds, peak RSS of that process in GB, stderr tail)."""
+def _run_timed(cmd: list[str]) -> tuple[float, float, str, float]:
+    """Run ``cmd``; -> (wall seconds, peak RSS of that process in GB, stderr tail, CPU seconds
+    (user + system) of that process)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -49,7 +51,7 @@ def _run_timed(cmd: list[str]) -> tuple[float, float, str]:
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-400:]}")
-    return wall, usage.ru_maxrss / 1024 ** 2, err[-400:]
+    return wall, usage.ru_maxrss / 1024 ** 2, err[-400:], usage.ru_utime + usage.ru_stime
 
 
 def reference_workload(frames: np.ndarray) -> float:
@@ -96,7 +98,8 @@ def run_case(exe: str, size: tuple[int, int], frames: int, work: Path, colmap: b
     if not photo.exists():
         subprocess.run([exe, "-q", "example", str(photo), "--width", str(W), "--height", str(H)], check=True)
     out = work / f"scene_{W}x{H}_{frames}.ply"
-    wall, rss, _ = _run_timed([exe, "-q", "reconstruct", str(photo), "--out", str(out), "--frames", str(frames),
+    load0 = os.getloadavg()[0]
+    wall, rss, _, cpu = _run_timed([exe, "-q", "reconstruct", str(photo), "--out", str(out), "--frames", str(frames),
                                "--overwrite", "--seed", "0"])
     folder = out.with_suffix("")
     run = json.loads((folder / "run.json").read_text())
@@ -105,12 +108,15 @@ def run_case(exe: str, size: tuple[int, int], frames: int, work: Path, colmap: b
     # the dense stage runs inside the camera backend: its seconds are part of the cameras stage's
     counted = sum(v for k, v in secs.items() if k != "dense")
     cams = stages.get("cameras", {})
-    row = {"size": f"{W}x{H}", "frames": frames, "pixels": W * H, "wall": wall, "rss_gb": rss,
+    row = {"size": f"{W}x{H}", "frames": frames, "pixels": W * H, "wall": wall, "cpu": cpu, "rss_gb": rss,
+           "load": 0.5 * (load0 + os.getloadavg()[0]),
            "stages": secs, "other": wall - counted, "accounted": counted / wall,
            "static_points": int(cams.get("static_points", 0)), "dynamic_points": int(cams.get("dynamic_points", 0)),
            "verdict": stages.get("check", {}).get("verdict")}
     video = load_video(folder / "frames")
+    c0 = time.process_time()
     row["ref"] = reference_workload(video.frames)
+    row["ref_cpu"] = time.process_time() - c0
     if colmap:
         try:
             row["pycolmap"], row["pycolmap_posed"] = pycolmap_incremental(folder / "frames")
@@ -120,13 +126,14 @@ def run_case(exe: str, size: tuple[int, int], frames: int, work: Path, colmap: b
 
 
 def print_table(rows: list[dict]) -> None:
-    head = (["size", "T", "wall s", "RSS GB", "wall/ref"] + [s for s in STAGES] + ["other", "acc %", "static", "moving",
+    head = (["size", "T", "wall s", "CPU s", "RSS GB", "wall/ref", "CPU/ref CPU", "load"] + [s for s in STAGES] + ["other", "acc %", "static", "moving",
                                                                                    "pycolmap s", "posed"])
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for r in rows:
         st = r["stages"]
-        cells = [r["size"], str(r["frames"]), f"{r['wall']:.1f}", f"{r['rss_gb']:.2f}", f"{r['wall'] / r['ref']:.1f}"]
+        cells = [r["size"], str(r["frames"]), f"{r['wall']:.1f}", f"{r['cpu']:.1f}", f"{r['rss_gb']:.2f}",
+                 f"{r['wall'] / r['ref']:.1f}", f"{r['cpu'] / r['ref_cpu']:.1f}", f"{r['load']:.1f}"]
         cells += [f"{st[s]:.1f}" if s in st else "-" for s in STAGES]
         cells += [f"{r['other']:.1f}", f"{100 * r['accounted']:.0f}", str(r["static_points"]), str(r["dynamic_points"]),
                   f"{r.get('pycolmap', float('nan')):.1f}", str(r.get("pycolmap_posed", "-"))]
@@ -138,7 +145,8 @@ def print_table(rows: list[dict]) -> None:
             t = np.array([r["frames"] for r in rs], float)
             w = np.array([r["wall"] for r in rs], float)
             slope = np.polyfit(t, w, 1)[0]
-            print(f"{size}: {slope:.2f} s per extra frame; peak RSS {max(r['rss_gb'] for r in rs):.2f} GB "
+            cslope = np.polyfit(t, np.array([r["cpu"] for r in rs], float), 1)[0]
+            print(f"{size}: {slope:.2f} s wall, {cslope:.2f} s CPU per extra frame; peak RSS {max(r['rss_gb'] for r in rs):.2f} GB "
                   f"at {int(t.max())} frames")
 
 
