@@ -292,7 +292,8 @@ def triangulate_midpoint(centers: np.ndarray, dirs: np.ndarray, weights: np.ndar
 
 def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndarray,
                            Ks: np.ndarray, Ts: np.ndarray, uvs: np.ndarray, valid: np.ndarray,
-                           iterations: int = 3, return_per_view: bool = False) -> tuple[np.ndarray, ...]:
+                           iterations: int = 3, return_per_view: bool = False,
+                           block: int = 65536) -> tuple[np.ndarray, ...]:
     """Depth along the reference rays of pixels ``uv_ref`` (N, 2) seen at ``uvs`` (V, N, 2) in V
     other cameras (``valid`` (V, N) bool), minimising reprojection error by iteratively
     reweighted linear least squares (each view gives two equations linear in the depth).
@@ -302,7 +303,26 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     reprojections with respect to the depth, px per depth unit; sigma_z ~ sigma_px / sensitivity).
     Depth is NaN where no view constrains it. With ``return_per_view`` a fifth array (V, N) holds
     each view's reprojection error in px (NaN where unused). Works in float32 for speed.
+    Pixels are independent: they are solved in blocks of ``block`` so the (V, block) work arrays,
+    not (V, N), bound the memory (64 frames at 720p: the largest single allocation of the run).
     """
+    uv_ref = np.asarray(uv_ref, np.float64)
+    N = len(uv_ref)
+    if N <= block:
+        return _triangulate_along_rays(K_ref, T_ref, uv_ref, Ks, Ts, uvs, valid, iterations, return_per_view)
+    uvs, valid = np.asarray(uvs), np.asarray(valid, bool)
+    parts = [_triangulate_along_rays(K_ref, T_ref, uv_ref[k:k + block], Ks, Ts, uvs[:, k:k + block],
+                                     valid[:, k:k + block], iterations, return_per_view)
+             for k in range(0, N, block)]
+    out = [np.concatenate([p[i] for p in parts], axis=-1) for i in range(4)]
+    if return_per_view:
+        out.append(np.concatenate([p[4] for p in parts], axis=1))
+    return tuple(out)
+
+
+def _triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndarray, Ks: np.ndarray,
+                            Ts: np.ndarray, uvs: np.ndarray, valid: np.ndarray, iterations: int,
+                            return_per_view: bool) -> tuple[np.ndarray, ...]:
     uv_ref = np.asarray(uv_ref, np.float64)
     N = len(uv_ref)
     ray = np.concatenate([uv_ref, np.ones((N, 1))], 1) @ np.linalg.inv(K_ref).T  # z = 1 in ref cam
