@@ -304,7 +304,8 @@ def triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.ndar
     Depth is NaN where no view constrains it. With ``return_per_view`` a fifth array (V, N) holds
     each view's reprojection error in px (NaN where unused). Works in float32 for speed.
     Pixels are independent: they are solved in blocks of ``block`` so the (V, block) work arrays,
-    not (V, N), bound the memory (64 frames at 720p: the largest single allocation of the run).
+    not (V, N), bound the memory (64 frames at 720p: the largest single allocation of the run);
+    the sums' order may differ by block, so results agree to float32 round-off.
     """
     uv_ref = np.asarray(uv_ref, np.float64)
     N = len(uv_ref)

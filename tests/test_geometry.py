@@ -104,12 +104,12 @@ def test_triangulation_recovers_points(rng):
     z, rms, n, sens = geo.triangulate_along_rays(K, Ts[0], uvs[0], np.repeat(K[None], 4, 0), Ts[1:], uvs[1:],
                                                   np.ones((4, 50), bool))
     assert np.allclose(z, X[:, 2], rtol=1e-5) and (rms < 1e-3).all() and (n == 4).all() and (sens > 0).all()
-    valid = rng.random((4, 50)) > 0.3  # solved in blocks of pixels: the same numbers, bit for bit
+    valid = rng.random((4, 50)) > 0.3  # solved in blocks of pixels: the same numbers up to float32 round-off
     whole = geo.triangulate_along_rays(K, Ts[0], uvs[0], np.repeat(K[None], 4, 0), Ts[1:], uvs[1:], valid,
                                        return_per_view=True)
     blocks = geo.triangulate_along_rays(K, Ts[0], uvs[0], np.repeat(K[None], 4, 0), Ts[1:], uvs[1:], valid,
                                         return_per_view=True, block=7)
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(whole, blocks, strict=True))
+    assert all(np.allclose(a, b, rtol=1e-5, atol=1e-5, equal_nan=True) for a, b in zip(whole, blocks, strict=True))
     # one view only: depth still defined from two equations; no views: NaN
     z1, *_ = geo.triangulate_along_rays(K, Ts[0], uvs[0], K[None], Ts[1:2], uvs[1:2], np.zeros((1, 50), bool))
     assert np.isnan(z1).all()
