@@ -249,8 +249,15 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
         # length (kept only as a small local change of a field this scale can measure)
         s0, _, frac0, _ = parts(best[:, None, None])
         if float(np.asarray(frac0).item()) >= 0.5:
-            res = minimize(lambda p: -parts(p[:, None, None])[0].item(), best, method="Nelder-Mead",
-                           options={"xatol": 0.02, "fatol": 1e-6, "maxiter": 400})
+            similar = abs(best[2] - best[5]) < 1e-9 and abs(best[3] + best[4]) < 1e-9
+            if similar:  # stay a similarity field (the affine one needs a clear gain, above)
+                q0 = np.array([best[0], best[1], best[2], best[4]])
+                res = minimize(lambda q: -parts(sim(q)[:, None, None])[0].item(), q0, method="Nelder-Mead",
+                               options={"xatol": 0.02, "fatol": 1e-6, "maxiter": 400})
+                res.x = sim(res.x)
+            else:
+                res = minimize(lambda p: -parts(p[:, None, None])[0].item(), best, method="Nelder-Mead",
+                               options={"xatol": 0.02, "fatol": 1e-6, "maxiter": 400})
             vx0, vy0 = affine_field(best, X, Y, center, scale)
             vx1, vy1 = affine_field(res.x, X, Y, center, scale)
             step = float(np.hypot(vx1 - vx0, vy1 - vy0).max())
