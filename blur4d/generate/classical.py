@@ -5,7 +5,8 @@ Pipeline (all in linear light, Eq. 1):
 
 1. **Blur field** on a downscaled gray image (``estimate_side``): per overlapping tile, the
    autocorrelation of the image derivatives; an affine camera field (translation, roll, zoom,
-   shear) is fitted to maximise the summed blur evidence, refined per tile in magnitude
+   shear) is fitted to maximise the summed blur evidence, scored coarse-to-fine (also on a
+   half-scale copy: long blur, no short spurious texture dips), refined per tile in magnitude
    (parallax), and tiles that a free local motion explains much better become independently
    moving regions (see :mod:`blur4d.generate._blurfield`).
 2. **Latent sharp image** at the processing resolution (``max_side``): Richardson-Lucy
