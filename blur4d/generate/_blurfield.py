@@ -161,27 +161,60 @@ def affine_field(params: np.ndarray, x: np.ndarray, y: np.ndarray, center: tuple
     return bx + a11 * u + a12 * v, by + a21 * u + a22 * v
 
 
+def _tile_weights(stats: TileStats) -> np.ndarray:
+    w = np.clip(np.sqrt(stats.texture / max(np.median(stats.texture), 1e-12)), 0.0, 2.0)
+    return w / w.sum()
+
+
 def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None = None,
-               affine: bool = True) -> tuple[np.ndarray, float]:
+               affine: bool = True, coarse: tuple[TileStats, float] | None = None,
+               fill: float = 0.5) -> tuple[np.ndarray, float]:
     """Fit the camera's blur field that maximises the summed tile evidence: a similarity field
     (translation, roll, zoom) first, then a general affine one only if it explains clearly more
-    (``affine``). Returns (affine params, mean evidence)."""
+    (``affine``).
+
+    ``coarse`` = (stats of a downscaled copy, its scale factor): coarse-to-fine scoring. A
+    candidate field is scored at both scales (the sum of the two mean evidences): a real blur
+    of length L leaves its dip at L and at L * factor, while the short dips that fine texture
+    and noise leave at this scale vanish below the coarse scale's shortest lag, and the coarse
+    scale measures blur up to ``coarse.max_lag / factor``, beyond this scale's range. The share
+    of tiles one scale cannot measure counts with ``fill`` times the other scale's evidence
+    (0: only fields both scales see score twice, which favours lengths the coarse scale
+    measures; 1: no preference). Returns (affine params, mean evidence: with ``coarse``, that
+    of the scale that sees the field best)."""
     from scipy.optimize import minimize
 
     W, H = size
     center, scale = ((W - 1) / 2.0, (H - 1) / 2.0), 0.5 * max(W, H)
     X, Y = np.meshgrid(stats.centers_x, stats.centers_y)
-    w = np.sqrt(stats.texture / max(np.median(stats.texture), 1e-12))
-    w = np.clip(w, 0.0, 2.0)
-    w = w / w.sum()
+    w = _tile_weights(stats)
     mx = float(max_len or stats.max_lag)
+    if coarse is not None:
+        cst, f = coarse
+        Xc, Yc = np.meshgrid((cst.centers_x + 0.5) / f - 0.5, (cst.centers_y + 0.5) / f - 0.5)
+        wc = _tile_weights(cst)
+        mx = max(mx, float(cst.max_lag) / f)
+
+    def parts(p: np.ndarray) -> tuple[np.ndarray, ...]:
+        vx, vy = affine_field(p, X, Y, center, scale)
+        s = (stats.dip(vx, vy) * w).sum(axis=(-2, -1))
+        if coarse is None:
+            return s, s, 1.0, 1.0
+        cx, cy = affine_field(p, Xc, Yc, center, scale)
+        ln, lc = np.hypot(vx, vy), np.hypot(cx, cy) * f
+        frac = (((ln >= stats.min_lag) & (ln <= stats.max_lag)) * w).sum(axis=(-2, -1))
+        frac_c = (((lc >= cst.min_lag) & (lc <= cst.max_lag)) * wc).sum(axis=(-2, -1))
+        return s, (cst.dip(cx * f, cy * f) * wc).sum(axis=(-2, -1)), frac, frac_c
 
     def score(p: np.ndarray) -> np.ndarray:
-        vx, vy = affine_field(p, X, Y, center, scale)
-        return (stats.dip(vx, vy) * w).sum(axis=(-2, -1))
+        s, sc, frac, frac_c = parts(p)
+        if coarse is None:
+            return s
+        # tiles one scale cannot measure: too short for the coarse one, too long for the fine one
+        return s + sc + fill * ((1 - frac) * sc + (1 - frac_c) * s)
 
     # coarse search over similarity fields (translation, roll, zoom), vectorised
-    lens = np.linspace(stats.min_lag, mx, 9)
+    lens = np.linspace(stats.min_lag, mx, max(9, int(np.ceil((mx - stats.min_lag) / 2.5)) + 1))
     angs = np.arange(12) * np.pi / 12
     cands = [np.zeros(6)]
     for L in lens:
@@ -211,6 +244,27 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
                        options={"xatol": 0.05, "fatol": 1e-5, "maxiter": 600})
         if -res.fun > best_s + 0.02:
             best, best_s = res.x, -res.fun
+    if coarse is not None:
+        # fine polish: the coarse scale finds the basin, this scale's finer lags place the
+        # length (kept only as a small local change of a field this scale can measure)
+        s0, _, frac0, _ = parts(best[:, None, None])
+        if float(np.asarray(frac0).item()) >= 0.5:
+            similar = abs(best[2] - best[5]) < 1e-9 and abs(best[3] + best[4]) < 1e-9
+            if similar:  # stay a similarity field (the affine one needs a clear gain, above)
+                q0 = np.array([best[0], best[1], best[2], best[4]])
+                res = minimize(lambda q: -parts(sim(q)[:, None, None])[0].item(), q0, method="Nelder-Mead",
+                               options={"xatol": 0.02, "fatol": 1e-6, "maxiter": 400})
+                res.x = sim(res.x)
+            else:
+                res = minimize(lambda p: -parts(p[:, None, None])[0].item(), best, method="Nelder-Mead",
+                               options={"xatol": 0.02, "fatol": 1e-6, "maxiter": 400})
+            vx0, vy0 = affine_field(best, X, Y, center, scale)
+            vx1, vy1 = affine_field(res.x, X, Y, center, scale)
+            step = float(np.hypot(vx1 - vx0, vy1 - vy0).max())
+            if -res.fun > float(np.asarray(s0).item()) and step <= 0.15 * float(np.hypot(vx0, vy0).max()) + 0.5:
+                best = res.x
+        # the evidence of the scale that sees the chosen field best
+        best_s = float(max(np.asarray(v).item() for v in parts(best[:, None, None])[:2]))
     return best, float(best_s)
 
 
@@ -299,11 +353,14 @@ class BlurField:
 
 
 def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05, local_min: float = 0.3,
-                   local_margin: float = 0.15, lag_smooth: float = 1.0) -> BlurField:
+                   local_margin: float = 0.15, lag_smooth: float = 1.0, coarse: float = 0.5,
+                   coarse_tile: float = 0.75, fill: float = 0.5) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
-    1. tile statistics; 2. the affine camera field maximising the summed evidence (kept if its
-    mean evidence is >= ``min_global``); 3. per tile, the magnitude along the camera field
+    1. tile statistics, here and (``coarse`` > 0) on a copy downscaled by ``coarse`` with tiles
+    ``coarse_tile`` times as large; 2. the affine camera field maximising the summed evidence
+    of both scales (coarse-to-fine, see :func:`fit_global`; kept if its mean evidence is
+    >= ``min_global``); 3. per tile, the magnitude along the camera field
     (parallax), and a free local vector where it explains the tile much better (``local_min``,
     ``local_margin``): independently moving content, grouped into connected regions whose
     vectors are oriented consistently.
@@ -313,7 +370,15 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
 
     H, W = gray.shape
     st = tile_stats(gray, tile=tile, lag_smooth=lag_smooth)
-    params, gscore = fit_global(st, (W, H))
+    cst = None
+    ctile = max(16, int(round(tile * coarse_tile)))
+    if coarse > 0 and min(H, W) * coarse >= ctile:
+        import cv2
+
+        cw, ch = max(16, round(W * coarse)), max(16, round(H * coarse))
+        g2 = cv2.resize(np.asarray(gray, np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+        cst = (tile_stats(g2, tile=ctile, lag_smooth=lag_smooth), cw / W)
+    params, gscore = fit_global(st, (W, H), coarse=cst, fill=fill)
     if gscore < min_global:
         params = np.zeros(6)
     X, Y = np.meshgrid(st.centers_x, st.centers_y)

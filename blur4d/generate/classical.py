@@ -5,7 +5,8 @@ Pipeline (all in linear light, Eq. 1):
 
 1. **Blur field** on a downscaled gray image (``estimate_side``): per overlapping tile, the
    autocorrelation of the image derivatives; an affine camera field (translation, roll, zoom,
-   shear) is fitted to maximise the summed blur evidence, refined per tile in magnitude
+   shear) is fitted to maximise the summed blur evidence, scored coarse-to-fine (also on a
+   half-scale copy: long blur, no short spurious texture dips), refined per tile in magnitude
    (parallax), and tiles that a free local motion explains much better become independently
    moving regions (see :mod:`blur4d.generate._blurfield`).
 2. **Latent sharp image** at the processing resolution (``max_side``): Richardson-Lucy
@@ -69,6 +70,10 @@ class ClassicalGenerator:
     tile: int = 64
     """Tile size (pixels at ``estimate_side``) of the blur estimate; the longest measurable blur
     is 0.4 * tile there."""
+    coarse: float = 0.5
+    """Scale (relative to ``estimate_side``) of the coarse copy on which the camera field is
+    scored as well (coarse-to-fine: long blur, and no short spurious texture dips); 0 = one
+    scale only."""
     iterations: int = 20
     """Richardson-Lucy iterations of the deconvolution (0 = carry the blurry photo itself)."""
     tv: float = 0.0
@@ -96,6 +101,8 @@ class ClassicalGenerator:
             raise InputError(f"classical: estimate_side must be >= 64, got {self.estimate_side}")
         if int(self.tile) < 16:
             raise InputError(f"classical: tile must be >= 16, got {self.tile}")
+        if not 0.0 <= float(self.coarse) < 1.0:
+            raise InputError(f"classical: coarse must be in [0, 1), got {self.coarse}")
         if int(self.iterations) < 0:
             raise InputError(f"classical: iterations must be >= 0, got {self.iterations}")
         if self.output_size is not None:
@@ -144,7 +151,7 @@ class ClassicalGenerator:
         timings["prepare"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        bf = estimate_field(gray, tile=min(self.tile, ew, eh), min_global=self.min_evidence)
+        bf = estimate_field(gray, tile=min(self.tile, ew, eh), min_global=self.min_evidence, coarse=float(self.coarse))
         bf, conf = region_confidence(bf, gray, self.min_confidence)
         V, labels = bf.dense(pw, ph)
         C = bf._interp(conf_grid(bf, conf), pw, ph) if conf else np.zeros((ph, pw), np.float32)
@@ -227,7 +234,7 @@ class ClassicalGenerator:
 
     def _config(self) -> dict[str, Any]:
         return {"max_side": self.max_side, "estimate_side": self.estimate_side, "tile": self.tile,
-                "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
+                "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
                 "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence}
 
