@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generator_data import (DATA, Case, _realblur_folders, interp_cases, issue_cases,  # noqa: E402
-                            load_realblur, noblur_calibration, noblur_heldout, raycast_cases, real_cases,
-                            thin_cases, user_generate, video_cases)
+                            load_realblur, noblur_calibration, noblur_heldout, noblur_heldout_c, raycast_cases,
+                            real_cases, thin_cases, user_generate, video_cases)
 
 # ---------------------------------------------------------------------------------------------- scoring
 def _generator(**kw):  # noqa: ANN202
@@ -269,7 +269,7 @@ def run_speed(seed: int) -> None:
     print(f"peak resident memory of this process: {peak:.0f} MB")
 
 
-ALL_SETS = "issue,issue-pf,real,video,interp,raycast,thin,noblur,heldout-a,heldout-b,synthetic,speed"
+ALL_SETS = "issue,issue-pf,real,video,interp,raycast,thin,noblur,heldout-a,heldout-b,heldout-c,synthetic,speed"
 
 
 def _scored(cases: list[Case], seed: int, title: str, label: str, summ: list[dict], pf: bool = False) -> list[dict]:
@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     for part in ("a", "b"):
         if f"heldout-{part}" in sets:
             nbs.append(run_noblur(noblur_heldout(part.upper(), args.cache), f"held-out {part.upper()}"))
+    if "heldout-c" in sets:
+        nbs.append(run_noblur(noblur_heldout_c(args.cache), "held-out C"))
     syn = run_synthetic(args.seed) if "synthetic" in sets else None
     print_summary(summ)
     for nb in nbs:

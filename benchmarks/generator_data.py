@@ -16,7 +16,7 @@ Sets built here, each from data the classical generator was not designed on:
   straight path (linear light): does the detector find blur of thin lines, and leave sharp wires?
 * ``noblur`` calibration: the sharp photos the do-no-harm thresholds were tuned on
   (:func:`noblur_calibration`); ``held-out``: other sharp photos (:func:`noblur_heldout`), split
-  by a fixed rule into A and B, see there.
+  by a fixed rule into A and B, see there; ``held-out C``: a fresh split made after B was seen.
 """
 
 from __future__ import annotations
@@ -432,3 +432,25 @@ def noblur_heldout(part: str = "AB", cache: str | None = None) -> list[tuple[str
 
 NOT_SHARP = {"skimage clock": "scikit-image's docstring: 'Motion blurred clock ... taken while moving the camera in an "
                               "approximately horizontal direction' (a real blurred photo, not a no-blur case)"}
+
+
+def noblur_heldout_c(cache: str | None = None) -> list[tuple[str, np.ndarray]]:
+    """A second held-out split, made after held-out B had been looked at (B then counts as
+    tuning data for any later change): realblur frames 2, 10, 18, video frames at 5/25/50/70 %
+    of each clip (A/B: 10/40/80/95 %, calibration: 20/60 %), ray-cast frames of seeds 5 and 6.
+    Run only for final figures."""
+    items: list[tuple[str, np.ndarray]] = []
+    for folder in _realblur_folders():
+        raw = load_realblur(folder)
+        for i in (2, 10, 18):
+            items.append((f"realblur {os.path.basename(folder)[-13:-7]}+{i}", raw[i]))
+    vids = sorted(glob.glob(os.path.join(DATA, "video", "*", "*.mp4"))) + sorted(glob.glob(os.path.join(DATA, "face", "*", "*.mp4")))
+    for path in vids:
+        total = video_length(path)
+        for fr in (0.05, 0.25, 0.5, 0.7):
+            j = min(total - 1, int(fr * total))
+            items.append((f"video {os.path.basename(path)[:12]}@{j}", load_video(path, j, 1)[0]))
+    for kind in ("static", "rotation", "plane", "dolly", "sideways", "handheld", "object"):
+        for seed in (5, 6):
+            items.append((f"raycast {kind} s{seed}", _raycast_frames(kind, seed, 2, cache)[-1]))
+    return items
