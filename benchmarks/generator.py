@@ -2,7 +2,10 @@
 scenes, speed.
 
 Sets (each reported on its own, each number beside the trivial baselines "photo repeated" and
-"deblurred photo repeated" = the generator's own latent sharp image repeated):
+"deblurred photo repeated" = the generator's own latent sharp image repeated). ``issue``,
+``issue-pf``, ``raycast``, ``thin`` and the held-out no-blur splits are built in
+``benchmarks/generator_data.py`` (see its docstring); ``issue`` is issue #12's protocol exactly
+(N raw 240 fps frames averaged, ``--frames N --seed 0``, the N raw frames as truth).
 
 * ``real``: ``../shared/data/realblur`` (real 240 fps GoPro footage, 2 x 24 consecutive frames).
   N consecutive frames (N = 7, 9, 13, 16, 24; several start offsets) averaged in linear light
@@ -23,8 +26,8 @@ Sets (each reported on its own, each number beside the trivial baselines "photo 
 
 Metrics: the paper's bidirectional PSNR_p / SSIM_p (:mod:`blur4d.metrics`).
 
-    python benchmarks/generator.py [--quick] [--seed 0] [--sets real,video,interp,noblur,synthetic,speed]
-                                   [--sheets DIR]
+    python benchmarks/generator.py [--quick] [--seed 0] [--sets issue,issue-pf,raycast,thin,noblur,...]
+                                   [--sheets DIR] [--cache DIR]
 """
 
 from __future__ import annotations
