@@ -158,14 +158,12 @@ RAYCAST_CALIB = {"seed": (100, 101, 102, 103), "blur": (1, 4, 1, 4)}
 
 def raycast_case(seed: int, blur: int, frames: int = 60, size: tuple[int, int] = (320, 240),
                  cache: str | None = None, max_tracks: int = 1000) -> dict[str, Any]:
-    """A ray-cast occluder clip (benchmarks/raycast_occluders.py), cached as .npz in ``cache``."""
+    """A ray-cast occluder clip (:func:`blur4d.raycast.occluder_clip`), cached as .npz in ``cache``."""
     import os
     from pathlib import Path
 
+    from blur4d.raycast import occluder_clip
     from blur4d.types import Intervals, Video
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from raycast_occluders import occluder_clip
 
     path = Path(cache) / f"raycast_{seed}_{blur}_{frames}_{size[0]}x{size[1]}.npz" if cache else None
     if path is not None and path.is_file():

@@ -342,26 +342,12 @@ def test_track_photo_goes_through_generation(example_photo):
 # ------------------------------------------------------------------------------------------
 # independently rendered occluders (open3d ray casting) and stability to query changes
 # ------------------------------------------------------------------------------------------
-def _raycast_module():
-    import importlib.util
-    from pathlib import Path
-
-    pytest.importorskip("open3d")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "raycast_occluders.py"
-    import sys
-
-    if "raycast_occluders" in sys.modules:
-        return sys.modules["raycast_occluders"]
-    spec = importlib.util.spec_from_file_location("raycast_occluders", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["raycast_occluders"] = mod  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def raycast_case() -> dict:
-    clip = _raycast_module().occluder_clip(160, 120, 24, seed=7, speed=2.0, step=6, query_every=8)
+    pytest.importorskip("open3d")
+    from blur4d.raycast import occluder_clip
+
+    clip = occluder_clip(160, 120, 24, seed=7, speed=2.0, step=6, query_every=8)
     return {"video": Video(clip["frames"], Intervals.present(24)), "gt_xy": clip["gt_xy"], "gt_vis": clip["gt_vis"],
             "size": clip["size"]}
 
