@@ -424,3 +424,21 @@ def test_tracks_are_stable_to_sub_pixel_query_changes(shared_data):
     # a point is found on its own; only while lost does it follow its neighbours (which may
     # include the moved one), so a few others may move, but by little
     assert (others.max(0) > 0.01).mean() < 0.02 and others.max() < 0.1
+
+
+def test_fragile_tracks_are_the_ones_a_hard_decision_steered():
+    """Only tracks that were chained, patch-matched, or lost and then found again get the
+    second (stability) run; verified-until-lost-for-good tracks do not."""
+    from blur4d.adapters.tracking import _fragile
+    from blur4d.adapters.track_visibility import CHAINED, LOST, MATCHED, QUERY, VERIFIED
+
+    V, C, M, L, Q = VERIFIED, CHAINED, MATCHED, LOST, QUERY
+    state = np.array([[V, V, L, V, L, V],
+                      [V, C, L, V, V, V],
+                      [Q, Q, Q, Q, Q, Q],
+                      [V, V, V, L, L, V],
+                      [V, V, V, L, V, M]], np.int8)  # (T=5, n=6), query frame 2
+    found = state != L
+    assert _fragile(state, found, 2).tolist() == [False, True, False, False, True, True]
+    with pytest.raises(InputError):
+        BuiltinTracker(max_spread=0)
