@@ -25,7 +25,10 @@ answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confiden
 probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
 pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
-what remains on weak texture).
+what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
+or lost and found again), it is tracked a second time from a query moved by 0.05 px; where the
+two runs part by more than ``max_spread``, the point is not visible from there on (a sub-pixel
+query change could have sent it elsewhere).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
