@@ -25,7 +25,10 @@ answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confiden
 probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
 pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
-what remains on weak texture).
+what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
+or lost and found again), it is tracked a second time from a query moved by 0.05 px; where the
+two runs part by more than ``max_spread``, the point is not visible from there on (a sub-pixel
+query change could have sent it elsewhere).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -113,6 +116,14 @@ class TrackerConfig:
     """Nearby points whose motion carries an occluded point."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
+    stability_offset: float = 0.05
+    """Second run, for the tracks that were ever not verified against their query patch only
+    (chained, matched or lost: where a hard decision could flip), from queries moved by this many
+    pixels (along x; 0 = off). Where the two runs, both finding the point, disagree by more than
+    ``max_spread``, the point is not visible (its weak texture does not fix its position): a
+    sub-pixel change of its query could have moved it that far."""
+    max_spread: float = 1.0
+    """Disagreement (pixels, input scale) between the two runs above which a point is not visible."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -136,6 +147,8 @@ class TrackerConfig:
             raise InputError("fb_threshold and residual_threshold must be > 0")
         if int(self.neighbours) < 1:
             raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
+        if not self.stability_offset >= 0 or not self.max_spread > 0:
+            raise InputError("stability_offset must be >= 0 and max_spread > 0")
         if int(self.max_side) < 0:
             raise InputError(f"max_side: must be >= 0, got {self.max_side}")
 
@@ -169,6 +182,17 @@ class _Frames:
                 del self._grey[victim]
             self._grey[t] = g
         return g
+
+
+def _fragile(state: np.ndarray, found: np.ndarray, q: int) -> np.ndarray:
+    """(n,) tracks whose course hung on a hard decision: ever only chained or re-found by a patch
+    match, or lost and then found again (on the same side of the query frame). A track that is
+    verified against its query patch until it is lost for good is not."""
+    weak = ((state == CHAINED) | (state == MATCHED)).any(0)
+    lost = state == LOST
+    fwd = lost[q:] & np.flip(np.logical_or.accumulate(np.flip(found[q:], 0), 0), 0)
+    bwd = lost[:q + 1] & np.logical_or.accumulate(found[:q + 1], 0)
+    return weak | fwd.any(0) | bwd.any(0)
 
 
 class BuiltinTracker:
@@ -213,9 +237,12 @@ class BuiltinTracker:
             pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
             gx, gv, gc, gs = self._track_group(pyr, int(q), pts, T)
             xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
+            unstable = self._unstable(pyr, int(q), pts, T, gx, gv, gs) / scale > cfg.max_spread
+            gv = gv & ~unstable
             if cfg.visibility == "calibrated":
                 feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs)
                 p = visibility_probability(feats)
+                p = np.where(unstable, np.minimum(p, 0.25), p)
                 features[:, sel] = feats
                 vis[:, sel] = p >= 0.5
                 conf[:, sel] = p
@@ -243,6 +270,29 @@ class BuiltinTracker:
                       confidence=conf, intervals=video.intervals, image_size=(W, H), provenance=prov)
 
     # -- internals ----------------------------------------------------------------------------
+    def _unstable(self, pyr: _Frames, q: int, pts: np.ndarray, T: int, gx: np.ndarray, gv: np.ndarray,
+                  gs: np.ndarray) -> np.ndarray:
+        """(T, n) largest distance (tracking pixels) between this run and a second one from
+        queries moved by ``stability_offset``, over the frames where both find the point, from the
+        query frame up to each frame (once two runs part, later frames stay in doubt). Only tracks that were
+        ever not verified are run again (a verified track refines against its own query patch
+        every frame, which no small query change flips)."""
+        spread = np.zeros(gv.shape)
+        off = float(self.config.stability_offset)
+        frag = np.flatnonzero(_fragile(gs, gv, q))
+        if off <= 0 or not len(frag):
+            return spread
+        # lost points are tried again only where this run found them: elsewhere the runs are
+        # not compared
+        bx, bv, _, _ = self._track_group(pyr, q, pts[frag] + np.array([off, 0.0]), T, gv[:, frag])
+        d = np.where(bv & gv[:, frag], np.linalg.norm(bx - gx[:, frag], axis=-1), 0.0)
+        d[q] = 0.0
+        # once the runs part, the track stays in doubt on that side of the query frame
+        d[q:] = np.maximum.accumulate(d[q:], axis=0)
+        d[:q + 1] = np.maximum.accumulate(d[q::-1], axis=0)[::-1]
+        spread[:, frag] = d
+        return spread
+
     def _lk(self, pyr: _Frames, a: int, b: int, pts: np.ndarray, init: np.ndarray | None,
             levels: int | None = None, win: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """LK from frame a at ``pts`` into frame b -> (positions, ok, residual)."""
@@ -410,10 +460,11 @@ class BuiltinTracker:
         conf[t, A] = c
         state[t, A] = st
 
-    def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int
+    def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int, retry_where: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Positions (T, n, 2), found (T, n), confidence (T, n) and how each was found (T, n)
-        int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours)."""
+        int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours). Lost points are
+        tried again only where ``retry_where`` (T, n) is true, if given."""
         cfg = self.config
         n = len(ref)
         xy = np.zeros((T, n, 2))
@@ -435,6 +486,8 @@ class BuiltinTracker:
                     # lost now (or earlier): carried by neighbours; then try to find it again
                     xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen)
                     retry = lost if cfg.reacquire else lost[was[lost]]
+                    if retry_where is not None:
+                        retry = retry[retry_where[t, retry]]
                     if len(retry):
                         pos, passed, c = self._verify(pyr, q, t, ref[retry], xy[t, retry])
                         passed &= np.linalg.norm(pos - xy[t, retry], axis=1) < cfg.refine_win

@@ -158,14 +158,12 @@ RAYCAST_CALIB = {"seed": (100, 101, 102, 103), "blur": (1, 4, 1, 4)}
 
 def raycast_case(seed: int, blur: int, frames: int = 60, size: tuple[int, int] = (320, 240),
                  cache: str | None = None, max_tracks: int = 1000) -> dict[str, Any]:
-    """A ray-cast occluder clip (benchmarks/raycast_occluders.py), cached as .npz in ``cache``."""
+    """A ray-cast occluder clip (:func:`blur4d.raycast.occluder_clip`), cached as .npz in ``cache``."""
     import os
     from pathlib import Path
 
+    from blur4d.raycast import occluder_clip
     from blur4d.types import Intervals, Video
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from raycast_occluders import occluder_clip
 
     path = Path(cache) / f"raycast_{seed}_{blur}_{frames}_{size[0]}x{size[1]}.npz" if cache else None
     if path is not None and path.is_file():
@@ -326,6 +324,9 @@ def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 REAL_CLIPS = (("01_dog.mp4", 0, 60), ("05_default_juggle.mp4", 0, 60), ("03_blocks.mp4", 60, 60))
 """(file in shared/data/video/sam2_gallery, first frame, frames): native frame rate, fast motion."""
+REALBLUR_CLIPS = (("realblur/gopro_GOPR0477_11_00_f000165-000188", 0, 24),
+                  ("realblur/gopro_GOPR0477_11_00_f000249-000272", 0, 24))
+"""(folder of PNG frames in shared/data, first frame, frames): real 240 fps GoPro video."""
 
 
 def _shared_root() -> Any:
@@ -343,11 +344,17 @@ def real_clip(name: str, start: int, frames: int, max_side: int = 640) -> Any:
     from blur4d.media import read_frames
     from blur4d.types import Intervals, Video
 
-    path = _shared_root() / "video" / "sam2_gallery" / name
-    if not path.is_file():
-        return None
-    arr, fps = read_frames(path, max_frames=start + frames)
-    arr = arr[start:start + frames]
+    if name.startswith("realblur/"):
+        pngs = sorted((_shared_root() / name).glob("*.png"))[start:start + frames]
+        if not pngs:
+            return None
+        arr, fps = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in pngs]), 240.0
+    else:
+        path = _shared_root() / "video" / "sam2_gallery" / name
+        if not path.is_file():
+            return None
+        arr, fps = read_frames(path, max_frames=start + frames)
+        arr = arr[start:start + frames]
     H, W = arr.shape[1:3]
     if max_side and max(W, H) > max_side:
         s = max_side / max(W, H)
@@ -365,7 +372,7 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
           "largest change of its position over the frames")
     print(f"{'clip':<26}{'tracks':>7} | {'all frames: median':>18}{'p99':>8}{'max':>8}{'>0.01':>7}{'>1px':>6} | "
           f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10}")
-    for name, start, frames in REAL_CLIPS:
+    for name, start, frames in REAL_CLIPS + REALBLUR_CLIPS:
         video = real_clip(name, start, frames, max_side)
         if video is None:
             print(f"{name}: not found, skipped")
@@ -380,7 +387,7 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
         per = d.max(axis=0)
         dv = np.where(a.visible & b.visible, d, 0.0).max(axis=0)
         flips = float((a.visible != b.visible).mean())
-        row = {"clip": f"{name}[{start}:{start + frames}]", "size": (video.width, video.height), "tracks": len(q),
+        row = {"clip": f"{name.split('_f')[-1]}[{start}:{start + frames}]", "size": (video.width, video.height), "tracks": len(q),
                "median": float(np.median(per)), "p99": float(np.percentile(per, 99)), "max": float(per.max()),
                "frac_over_0.01": float((per > 0.01).mean()), "frac_over_1": float((per > 1).mean()),
                "visible_p99": float(np.percentile(dv, 99)), "visible_max": float(dv.max()),

@@ -26,11 +26,11 @@ open3d is imported lazily (only when rendering).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["known_homography_pair", "Mesh", "SceneObject", "RaycastScene", "RaycastClip", "RAYCAST_KINDS", "box", "sphere", "quad",
+__all__ = ["known_homography_pair", "raycasting_scene", "cast", "OccluderScene", "occluder_clip", "Mesh", "SceneObject", "RaycastScene", "RaycastClip", "RAYCAST_KINDS", "box", "sphere", "quad",
            "render", "look_at", "intrinsics", "default_scene", "plane_scene", "camera_path", "raycast_clip"]
 
 RAYCAST_KINDS = ("rotation", "plane", "dolly", "sideways", "handheld", "object", "static")
@@ -296,6 +296,32 @@ def camera_path(kind: str, frames: int, *, seed: int = 0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------
+def raycasting_scene(meshes: Sequence[tuple[np.ndarray, np.ndarray]]) -> "object":
+    """An open3d ``RaycastingScene`` of (vertices (V, 3), triangles (T, 3)) meshes; geometry id
+    k is the k-th mesh (the one ray caster of this module)."""
+    import open3d as o3d
+
+    rc = o3d.t.geometry.RaycastingScene()
+    for v, f in meshes:
+        rc.add_triangles(o3d.core.Tensor(np.asarray(v, np.float32)), o3d.core.Tensor(np.asarray(f, np.uint32)))
+    return rc
+
+
+def cast(rc: "object", origins: np.ndarray, directions: np.ndarray) -> dict[str, np.ndarray]:
+    """Cast rays (N, 3) + (N, 3) into a :func:`raycasting_scene` -> ``id`` (N,) mesh index (-1:
+    none), ``t`` (N,) distance in units of the direction (inf: none), ``normal`` (N, 3)."""
+    import open3d as o3d
+
+    rays = np.concatenate([np.broadcast_to(origins, directions.shape), directions], 1).astype(np.float32)
+    out = rc.cast_rays(o3d.core.Tensor(rays))  # type: ignore[attr-defined]
+    gid = out["geometry_ids"].numpy().astype(np.int64)
+    th = out["t_hit"].numpy().astype(np.float64)
+    miss = ~np.isfinite(th) | (gid >= 2 ** 31)
+    gid[miss] = -1
+    th[miss] = np.inf
+    return {"id": gid, "t": th, "normal": out["primitive_normals"].numpy().astype(np.float64)}
+
+
 def _rays(K: np.ndarray, cam_from_world: np.ndarray, width: int, height: int, ss: int) -> np.ndarray:
     """(H*ss, W*ss, 6) float32 rays; direction has z_cam = 1 so that t_hit is the z-depth."""
     off = (np.arange(ss) + 0.5) / ss - 0.5
@@ -372,10 +398,7 @@ def render(scene: RaycastScene, K: np.ndarray, cam_from_world: np.ndarray, size:
 
     W, H = size
     meshes, names = scene.meshes(t)
-    rc = o3d.t.geometry.RaycastingScene()
-    for m in meshes:
-        rc.add_triangles(o3d.core.Tensor(np.asarray(m.vertices, np.float32)),
-                         o3d.core.Tensor(np.asarray(m.triangles, np.uint32)))
+    rc = raycasting_scene([(m.vertices, m.triangles) for m in meshes])
     ss = max(1, int(supersample))
     hit = rc.cast_rays(o3d.core.Tensor(_rays(K, cam_from_world, W, H, ss)))
     rgb = _shade(meshes, scene, hit, (H * ss, W * ss))
@@ -456,3 +479,208 @@ def known_homography_pair(photo: np.ndarray, seed: int, size: tuple[int, int] = 
     b = cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1]
     return a, np.ascontiguousarray(b), Ht
 
+
+
+# --------------------------------------------------------------------------------------------
+# Occluder clips for point tracking: exact tracks and visibility
+# --------------------------------------------------------------------------------------------
+def _occluder_textures() -> list[np.ndarray]:
+    from skimage import data
+
+    imgs = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
+            *(np.repeat(getattr(data, n)()[..., None], 3, 2) for n in ("camera", "brick", "grass", "gravel"))]
+    return [np.ascontiguousarray(i[..., :3]).astype(np.float32) for i in imgs]
+
+
+@dataclass
+class _Mover:
+    """A wall, box or sphere of :class:`OccluderScene`, moving at ``vel`` and spinning by ``spin``
+    (rotation vector) per frame from pose (``r0``, ``p0``) at s = 0."""
+
+    kind: str  # "wall" | "box" | "sphere"
+    size: float  # wall: half-extent; box: edge; sphere: radius
+    texture: np.ndarray  # (h, w, 3) float32
+    p0: np.ndarray
+    vel: np.ndarray
+    r0: np.ndarray
+    spin: np.ndarray
+
+    def pose(self, s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(R world_from_object, centre) at frame time s."""
+        return _rot(self.r0 + s * self.spin), self.p0 + s * self.vel
+
+    def local_mesh(self) -> tuple[np.ndarray, np.ndarray]:
+        import open3d as o3d
+
+        if self.kind == "sphere":
+            m = o3d.geometry.TriangleMesh.create_sphere(self.size, resolution=40)
+            off = 0.0
+        elif self.kind == "box":
+            m = o3d.geometry.TriangleMesh.create_box(self.size, self.size, self.size)
+            off = np.array([self.size / 2] * 3)
+        else:
+            m = o3d.geometry.TriangleMesh.create_box(2 * self.size, 2 * self.size, 0.01)
+            off = np.array([self.size, self.size, 0.0])
+        return np.asarray(m.vertices) - off, np.asarray(m.triangles)
+
+    def tex_coords(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Texture pixel coordinates of object-local points (N, 3)."""
+        h, w = self.texture.shape[:2]
+        if self.kind == "sphere":
+            d = local / np.maximum(np.linalg.norm(local, axis=1, keepdims=True), 1e-9)
+            return ((np.arctan2(d[:, 0], d[:, 2]) / (2 * np.pi) + 0.5) * (w - 1),
+                    (np.arccos(np.clip(d[:, 1], -1, 1)) / np.pi) * (h - 1))
+        if self.kind == "wall":
+            a, b, half = local[:, 0], local[:, 1], self.size
+        else:
+            half = self.size / 2
+            ax = np.argmax(np.abs(local) / half, axis=1)  # the face the point lies on
+            others = np.array([[1, 2], [0, 2], [0, 1]])[ax]
+            a = np.take_along_axis(local, others[:, :1], 1)[:, 0]
+            b = np.take_along_axis(local, others[:, 1:], 1)[:, 0]
+            # each face shows a different part of the texture
+            a = a + (ax * 0.37 + (np.take_along_axis(local, ax[:, None], 1)[:, 0] > 0) * 0.21) * half
+        return np.mod((a / (2 * half) + 0.5) * (w - 1), w - 1), np.mod((b / (2 * half) + 0.5) * (h - 1), h - 1)
+
+
+def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    u, v = np.clip(u, 0, w - 1.001), np.clip(v, 0, h - 1.001)
+    x0, y0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fx, fy = (u - x0)[:, None], (v - y0)[:, None]
+    return ((img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx) * (1 - fy)
+            + (img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx) * fy).astype(np.float32)
+
+
+class OccluderScene:
+    """Fast occluders for point tracking: a textured back wall, a static box, and ``num_movers``
+    textured boxes and spheres that cross the view at 2-4 m within a third of the clip while
+    spinning (appearance changes: foreshortening, shading, new faces), seen by a panning camera
+    (``pan`` degrees per frame). ``render(s)`` and :meth:`tracks` at frame time ``s``."""
+
+    def __init__(self, width: int, height: int, frames: int, *, seed: int = 0, speed: float = 1.0,
+                 pan: float = 0.3, num_movers: int = 3, fov_deg: float = 60.0) -> None:
+        rng = np.random.default_rng(seed)
+        tex = _occluder_textures()
+        self.size, self.frames, self.pan = (width, height), frames, float(pan)
+        self.K = intrinsics(width, height, fov_deg)
+        order = rng.permutation(len(tex))
+        objs = [_Mover("wall", 9.0, tex[order[0]], np.array([0, 0, 8.0]), np.zeros(3), np.zeros(3), np.zeros(3)),
+                _Mover("box", 1.6, tex[order[1]], np.array([rng.uniform(-1.5, 1.5), rng.uniform(0.2, 1.0), 5.5]),
+                       np.zeros(3), rng.normal(0, 0.5, 3), np.zeros(3))]
+        for k in range(num_movers):
+            z = rng.uniform(2.0, 4.0)
+            half_w = z * np.tan(np.radians(fov_deg) / 2)
+            direction = rng.choice([-1.0, 1.0])
+            t_cross = rng.uniform(frames / 4, frames / 1.5) / speed  # frames to cross the view
+            x0 = -direction * (half_w + 0.5) + rng.uniform(-0.3, 0.3) * half_w
+            start = rng.uniform(-0.2, 0.5) * frames
+            vx = direction * (2 * half_w + 1.0) / t_cross
+            vel = np.array([vx, rng.uniform(-0.3, 0.3) * abs(vx), 0.0])
+            p0 = np.array([x0 - start * vx, rng.uniform(-0.4, 0.4) * half_w * 0.56, z]) - np.array([0, start * vel[1], 0])
+            kind = "sphere" if k % 2 else "box"
+            objs.append(_Mover(kind, rng.uniform(0.4, 0.7) if kind == "sphere" else rng.uniform(0.7, 1.1),
+                               tex[order[2 + k % (len(tex) - 2)]], p0, vel, rng.normal(0, 1, 3),
+                               rng.normal(0, 1, 3) * np.radians(rng.uniform(2, 6)) * speed))
+        self.objects = objs
+        self._local = [o.local_mesh() for o in objs]
+        self._cache: tuple[float, Any] | None = None
+
+    def cam_from_world(self, s: float) -> np.ndarray:
+        T = np.eye(4)
+        T[:3, :3] = _rot([0.0, np.radians(self.pan) * (s - self.frames / 2), 0.0])
+        return T
+
+    def cast(self, s: float, xy: np.ndarray) -> dict[str, np.ndarray]:
+        """Rays through pixels ``xy`` (N, 2) at time s -> object ``id`` (N,) (-1: none), ``world``
+        hit points (N, 3), ``dist`` along the unit ray (N,), ``normal`` (N, 3)."""
+        if self._cache is None or self._cache[0] != s:
+            meshes = []
+            for obj, (v, f) in zip(self.objects, self._local):
+                R, c = obj.pose(s)
+                meshes.append((v @ R.T + c, f))
+            self._cache = (s, raycasting_scene(meshes))
+        R = self.cam_from_world(s)[:3, :3]
+        d = np.concatenate([xy, np.ones((len(xy), 1))], 1) @ np.linalg.inv(self.K).T @ R
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        hit = cast(self._cache[1], np.zeros(3), d)
+        miss = hit["id"] < 0
+        world = d * np.where(miss, 0.0, hit["t"])[:, None]
+        return {"id": hit["id"], "world": world, "dist": hit["t"], "normal": hit["normal"]}
+
+    def render(self, s: float, ss: int = 2) -> np.ndarray:
+        """(H, W, 3) float32 0-255 frame at time s, ``ss`` x ``ss`` supersampled."""
+        import cv2
+
+        W, H = self.size
+        gx, gy = np.meshgrid((np.arange(W * ss) + 0.5) / ss - 0.5, (np.arange(H * ss) + 0.5) / ss - 0.5)
+        hit = self.cast(s, np.stack([gx.ravel(), gy.ravel()], 1))
+        img = np.zeros((gx.size, 3), np.float32)
+        light = np.array([-0.4, -0.6, -0.7]) / np.linalg.norm([-0.4, -0.6, -0.7])
+        for k, obj in enumerate(self.objects):
+            m = hit["id"] == k
+            if m.any():
+                R, c = obj.pose(s)
+                col = _bilinear(obj.texture, *obj.tex_coords((hit["world"][m] - c) @ R))
+                img[m] = col * (0.45 + 0.55 * np.abs(hit["normal"][m] @ light)[:, None]).astype(np.float32)
+        img = img.reshape(H * ss, W * ss, 3)
+        return cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA) if ss > 1 else img
+
+    def tracks(self, query_s: np.ndarray, query_xy: np.ndarray, times: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ground truth of surface points seen at pixels ``query_xy`` (N, 2) at times ``query_s``
+        (N,) -> xy (T, N, 2), visible (T, N), object id (N,). A point is visible where the ray
+        through its projection hits its own object at its own distance (so other objects and its
+        object's far side occlude it) inside the frame."""
+        N = len(query_xy)
+        obj_id, local = np.full(N, -1), np.zeros((N, 3))
+        for s in np.unique(query_s):
+            m = np.flatnonzero(query_s == s)
+            hit = self.cast(float(s), query_xy[m])
+            obj_id[m] = hit["id"]
+            for k in np.unique(hit["id"][hit["id"] >= 0]):
+                mm = hit["id"] == k
+                R, c = self.objects[k].pose(float(s))
+                local[m[mm]] = (hit["world"][mm] - c) @ R
+        W, H = self.size
+        xy, vis = np.zeros((len(times), N, 2)), np.zeros((len(times), N), bool)
+        for i, s in enumerate(times):
+            world = np.zeros((N, 3))
+            for k in np.unique(obj_id[obj_id >= 0]):
+                R, c = self.objects[k].pose(float(s))
+                world[obj_id == k] = local[obj_id == k] @ R.T + c
+            T = self.cam_from_world(float(s))
+            pc = world @ T[:3, :3].T + T[:3, 3]
+            uv = pc @ self.K.T
+            p = uv[:, :2] / np.where(np.abs(uv[:, 2:3]) > 1e-9, uv[:, 2:3], 1e-9)
+            xy[i] = p
+            inside = (pc[:, 2] > 1e-6) & (p[:, 0] >= -0.5) & (p[:, 0] < W - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] < H - 0.5)
+            hit = self.cast(float(s), p)
+            expect = np.linalg.norm(world - (-T[:3, :3].T @ T[:3, 3]), axis=1)
+            vis[i] = inside & (hit["id"] == obj_id) & (np.abs(hit["dist"] - expect) < 1e-3 * expect + 1e-4)
+        return xy, vis, obj_id
+
+
+def occluder_clip(width: int = 320, height: int = 240, frames: int = 60, *, seed: int = 0, speed: float = 1.0,
+                  pan: float = 0.3, blur: int = 1, ss: int = 2, step: int = 8, query_every: int = 20
+                  ) -> dict[str, Any]:
+    """A rendered :class:`OccluderScene` clip with exact tracks (the tracker's independent
+    benchmark and calibration scenes). ``blur`` instants are averaged per frame over its full
+    interval (1 = sharp); ground-truth tracks start from a grid of pixels ``step`` apart at
+    frames 0, ``query_every``, ... (surfaces that appear later are tracked too), given at the
+    frames' centre times. Returns frames (T, H, W, 3) uint8, gt_xy (T, N, 2), gt_vis (T, N),
+    object (N,), size (W, H), K, scene."""
+    scene = OccluderScene(width, height, frames, seed=seed, speed=speed, pan=pan)
+    out = np.zeros((frames, height, width, 3), np.uint8)
+    offs = (np.arange(blur) + 0.5) / blur - 0.5 if blur > 1 else np.zeros(1)
+    for t in range(frames):
+        img = np.mean([scene.render(t + o, ss) for o in offs], axis=0) if blur > 1 else scene.render(float(t), ss)
+        out[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    gy, gx = np.mgrid[step // 2:height:step, step // 2:width:step]
+    grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
+    qs = np.arange(0, frames, query_every)
+    xy, vis, obj = scene.tracks(np.repeat(qs.astype(np.float64), len(grid)), np.concatenate([grid] * len(qs)),
+                                np.arange(frames, dtype=np.float64))
+    keep = obj >= 0
+    return {"frames": out, "gt_xy": xy[:, keep].astype(np.float32), "gt_vis": vis[:, keep], "object": obj[keep],
+            "size": (width, height), "K": scene.K, "scene": scene}

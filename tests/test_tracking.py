@@ -342,26 +342,12 @@ def test_track_photo_goes_through_generation(example_photo):
 # ------------------------------------------------------------------------------------------
 # independently rendered occluders (open3d ray casting) and stability to query changes
 # ------------------------------------------------------------------------------------------
-def _raycast_module():
-    import importlib.util
-    from pathlib import Path
-
-    pytest.importorskip("open3d")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "raycast_occluders.py"
-    import sys
-
-    if "raycast_occluders" in sys.modules:
-        return sys.modules["raycast_occluders"]
-    spec = importlib.util.spec_from_file_location("raycast_occluders", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["raycast_occluders"] = mod  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def raycast_case() -> dict:
-    clip = _raycast_module().occluder_clip(160, 120, 24, seed=7, speed=2.0, step=6, query_every=8)
+    pytest.importorskip("open3d")
+    from blur4d.raycast import occluder_clip
+
+    clip = occluder_clip(160, 120, 24, seed=7, speed=2.0, step=6, query_every=8)
     return {"video": Video(clip["frames"], Intervals.present(24)), "gt_xy": clip["gt_xy"], "gt_vis": clip["gt_vis"],
             "size": clip["size"]}
 
@@ -438,3 +424,21 @@ def test_tracks_are_stable_to_sub_pixel_query_changes(shared_data):
     # a point is found on its own; only while lost does it follow its neighbours (which may
     # include the moved one), so a few others may move, but by little
     assert (others.max(0) > 0.01).mean() < 0.02 and others.max() < 0.1
+
+
+def test_fragile_tracks_are_the_ones_a_hard_decision_steered():
+    """Only tracks that were chained, patch-matched, or lost and then found again get the
+    second (stability) run; verified-until-lost-for-good tracks do not."""
+    from blur4d.adapters.tracking import _fragile
+    from blur4d.adapters.track_visibility import CHAINED, LOST, MATCHED, QUERY, VERIFIED
+
+    V, C, M, L, Q = VERIFIED, CHAINED, MATCHED, LOST, QUERY
+    state = np.array([[V, V, L, V, L, V],
+                      [V, C, L, V, V, V],
+                      [Q, Q, Q, Q, Q, Q],
+                      [V, V, V, L, L, V],
+                      [V, V, V, L, V, M]], np.int8)  # (T=5, n=6), query frame 2
+    found = state != L
+    assert _fragile(state, found, 2).tolist() == [False, True, False, False, True, True]
+    with pytest.raises(InputError):
+        BuiltinTracker(max_spread=0)
