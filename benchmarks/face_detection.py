@@ -353,7 +353,21 @@ def real_clips(methods: dict, dump: str | None = None) -> None:
                                 cv2.cvtColor(cv2.resize(crop, None, fx=3, fy=3), cv2.COLOR_RGB2BGR))
 
 
+def _reference_cpu_s() -> float:
+    """CPU seconds of a fixed workload (a 1280x720 Gaussian blur and SIFT), to compare speeds
+    measured on a loaded machine: report s/frame beside this."""
+    import cv2
+
+    img = np.random.default_rng(0).integers(0, 255, (720, 1280), np.uint8)
+    t0 = time.process_time()
+    for _ in range(3):
+        cv2.SIFT_create(2000).detectAndCompute(cv2.GaussianBlur(img, (0, 0), 2.0), None)
+    return time.process_time() - t0
+
+
 def speed(methods: dict, frames: int = 60) -> None:
+    import os
+
     import cv2
 
     from blur4d.media import read_frames
@@ -363,15 +377,19 @@ def speed(methods: dict, frames: int = 60) -> None:
     big = np.stack([cv2.resize(f, (1280, 720)) for f in fr[65:65 + frames]])
     dog, dfps = read_frames(DATA / "video" / "sam2_gallery" / "01_dog.mp4")
     F.load_face_model(None)
-    import os
-
-    print(f"\n## Speed at 1280x720 ({frames} frames each, end to end incl. MediaPipe init; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
+    cv2.setNumThreads(1)
+    ref = _reference_cpu_s()
+    print(f"\n## Speed at 1280x720 ({frames} frames each, end to end incl. MediaPipe init; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; reference workload {ref:.2f} CPU s)")
+    print(f"  {'clip':28s} {'method':7s} {'CPU s/frame':>11s} {'/reference':>10s} {'fps at 1 core (CPU)':>19s} "
+          f"{'wall fps':>8s}")
     for what, clip, r in (("tears of steel 65+ upscaled", big, fps), ("dog clip (native)", dog[:frames], dfps)):
         for name, make in methods.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tracker_boxes(make(), clip, r)
-            print(f"  {what:28s} {name.split(':')[0]}: {frames / (time.perf_counter() - t0):.1f} frames/s")
+            cpu = (time.process_time() - c0) / frames
+            wall = frames / (time.perf_counter() - t0)
+            print(f"  {what:28s} {name.split(':')[0]:7s} {cpu:11.3f} {cpu / ref:10.3f} {1 / cpu:19.1f} {wall:8.1f}")
 
 
 def main() -> None:
