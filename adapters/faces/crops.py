@@ -67,7 +67,7 @@ class CropFaceDetector:
 
     def __init__(self, mp: Any, W: int, H: int, *, min_score: float = 0.5, max_faces: int = 4,
                  min_face_px: float = 24.0, tile_period: int = 4, tiles_per_frame: int = 1,
-                 crop_scale: float = 1.9,
+                 crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
@@ -80,6 +80,7 @@ class CropFaceDetector:
         self.max_faces = int(max_faces)
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
+        self.confirm_scales = tuple(float(x) for x in confirm_scales)
         self.tiles = _tiles(self.W, self.H, int(round(192 * float(min_face_px) / 24.0)))
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
@@ -197,14 +198,16 @@ class CropFaceDetector:
 
         mb = _landmark_boxes(lm[:NUM_MESH])
         c = (mb[:2] + mb[2:]) / 2
-        k = CROP_SIZE / (2.0 * max(float(np.max(mb[2:] - mb[:2])), 4.0))
-        o = c - (CROP_SIZE - 1) / 2 / k
-        crop = cv2.warpAffine(frame, np.array([[k, 0.0, -k * o[0]], [0.0, k, -k * o[1]]]), (CROP_SIZE, CROP_SIZE),
-                              flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-        for det, need in ((self.full, self.min_score), (self.short, self.confirm_short)):
-            for box, score in self._boxes(det.process(crop), CROP_SIZE, CROP_SIZE):
-                if score >= need and np.linalg.norm((box[:2] + box[2:]) / 2 - (CROP_SIZE - 1) / 2) < CROP_SIZE / 4:
-                    return True
+        for context in self.confirm_scales:  # the face half the crop, then with more and less context
+            k = CROP_SIZE / (context * max(float(np.max(mb[2:] - mb[:2])), 4.0))
+            o = c - (CROP_SIZE - 1) / 2 / k
+            crop = cv2.warpAffine(frame, np.array([[k, 0.0, -k * o[0]], [0.0, k, -k * o[1]]]),
+                                  (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            for det, need in ((self.full, self.min_score), (self.short, self.confirm_short)):
+                for box, score in self._boxes(det.process(crop), CROP_SIZE, CROP_SIZE):
+                    if score >= need and np.linalg.norm((box[:2] + box[2:]) / 2 - (CROP_SIZE - 1) / 2) < CROP_SIZE / 4:
+                        return True
         return False
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
