@@ -433,6 +433,8 @@ def main() -> None:
     ap.add_argument("--methods", default="before,after")
     ap.add_argument("--dump", default=None, help="folder for crops of the faces found in the dog clip")
     ap.add_argument("--cache", default=None, help="npz of the rendered set (reused when it exists)")
+    ap.add_argument("--heldout", default="640x360:5,1280x720:2",
+                    help="held-out sets as WxH:seed,... (640x360:3 was used to diagnose misses: not held out)")
     args = ap.parse_args()
     all_methods = {
         "before: FaceMesh video mode (short-range detector)": lambda: F.FaceMeshTracker(smoothing="none",
@@ -456,7 +458,10 @@ def main() -> None:
     if args.only in (None, "heldout"):
         from face_heldout import build_heldout
 
-        for size, seed, quick in (((640, 360), 3, args.quick), ((1280, 720), 2, True)):
+        for spec in args.heldout.split(","):
+            wh, seed_s = spec.split(":")
+            size, seed = tuple(int(v) for v in wh.split("x")), int(seed_s)
+            quick = args.quick or size[0] > 640
             cache = Path(args.cache).with_name(f"heldout_{size[0]}_{seed}.npz") if args.cache else None
             t0 = time.perf_counter()
             if cache is not None and cache.is_file():
