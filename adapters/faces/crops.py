@@ -229,9 +229,6 @@ class CropFaceDetector:
             lm, _ = self.mesh_at(frame, box, graph)
             if lm is None and graph is not None:
                 lm, _ = self.mesh_at(frame, box)
-            for retry in (1.4, 2.6):  # Face Mesh's own detector missed: a tighter, then a looser crop
-                if lm is None:
-                    lm, _ = self.mesh_at(frame, box, scale=retry)
             if lm is None:
                 continue
             self.stats["meshes"] += 1
