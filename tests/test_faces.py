@@ -443,3 +443,44 @@ def test_short_tracks_are_dropped_but_short_clips_keep_faces():
     assert [len(x) for x in dd] == [1, 1, 1] and all((i == 0).all() for i in ii)
     dd, ii = _drop_short_tracks(d, ids, 1)
     assert [len(x) for x in dd] == [2, 1, 1]
+
+
+def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame_look(mp):
+    """``tiles_per_frame`` tiles per frame in turn (every tile within len(tiles) frames; all on the
+    first frame); the whole-frame detectors every ``tile_period`` frames, and again on the frame
+    after a tracked face was lost."""
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4)
+    calls: list[tuple[int, int]] = []
+    real = det.full.process
+
+    def spy(img):
+        calls.append(img.shape[:2])
+        return real(img)
+
+    det.full.process = spy
+    try:
+        blank = np.zeros((360, 640, 3), np.uint8)
+        n = len(det.tiles)
+        per_frame = []
+        for _ in range(1 + -(-n // 2)):
+            calls.clear()
+            det(blank)
+            per_frame.append(list(calls))
+        assert len(per_frame[0]) == n + 1  # the whole frame and every tile
+        tiles_seen = [c for f in per_frame[1:] for c in f if c != (360, 640)]
+        assert all(len([c for c in f if c != (360, 640)]) == min(2, n) for f in per_frame[1:])
+        assert len(tiles_seen) >= n
+        whole = [t for t, f in enumerate(per_frame) if (360, 640) in f]
+        assert whole == [t for t in range(len(per_frame)) if t % 4 == 0]
+        # a tracked face lost on this frame: the next frame looks at the whole frame again
+        det.graphs = [det._video_mesh()]
+        det.previous = np.array([[100.0, 100.0, 140.0, 150.0]])
+        det.t = 1
+        det(blank)
+        calls.clear()
+        det(blank)
+        assert (360, 640) in calls and det.t % 4 != 0
+    finally:
+        det.close()

@@ -121,6 +121,27 @@ def test_text_is_escaped(video):
     assert "&lt;b&gt;t&lt;/b&gt;" in text
 
 
+def test_pair_table_shows_the_along_across_parallax_fields(consistency):
+    """The pair table carries the check's own decision fields (noise, along share/z, excess, evidence,
+    weight, vote) with each pair's values, and no longer the GRIC column the verdict does not use."""
+    pair = {"i": 0, "j": 4, "label": "parallax", "matches": 321, "noise_sigma_px": 0.3172,
+            "along_fraction": 0.8125, "along_z": 7.25, "parallax_excess_sigmas": 4.375,
+            "parallax_evidence": 0.9123, "weight": 0.6543, "vote": 1.2345, "gric_delta_per_match": 9.876}
+    text = render_report(consistency=ConsistencyReport(verdict="parallax", confidence=0.8, pairs=[pair]))
+    table = text[text.index('<section id="pairs"'):]
+    table = table[:table.index("</table>")]
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    for h in ("σ noise (px)", "along share", "along z", "excess (σ)", "evidence", "weight", "vote"):
+        assert h in heads, h
+    assert "GRIC" not in table and "9.876" not in table
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    for v in ("0.317", "81%", "7.25", "4.375", "0.912", "0.654", "1.234"):
+        assert any(v in c for c in cells), (v, cells)
+    # and the checker's real per-pair records fill these columns
+    assert all(k in consistency.pairs[0] for k in ("along_fraction", "along_z", "parallax_excess_sigmas",
+                                                   "parallax_evidence", "vote"))
+
+
 def test_write_report_is_atomic_and_refuses_to_overwrite(tmp_path, consistency):
     p = write_report(tmp_path / "r.html", consistency=consistency)
     assert p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

@@ -29,7 +29,11 @@ class FaceMeshConfig:
     min_face_px: float = 24.0
     """``crops`` detector: smallest face height (px) to look for (sets the tile size)."""
     tile_period: int = 4
-    """``crops`` detector: frames over which the tile sweep for small faces covers the frame once."""
+    """``crops`` detector: the whole-frame detectors run every this many frames (and on the frame
+    after a tracked face was lost)."""
+    tiles_per_frame: int = 1
+    """``crops`` detector: tiles of the small-face sweep run per frame (the sweep is spread over
+    frames; all tiles on the first frame)."""
     max_reprojection: float = 0.10
     """``crops`` detector: largest RMS misfit (face sizes) of a mesh against the 3D face model."""
     min_track_frames: int = 2
@@ -71,7 +75,7 @@ class FaceMeshConfig:
             raise InputError(f"detector: expected one of {', '.join(DETECTORS)}, got {self.detector!r}")
         if not float(self.min_face_px) >= 8:
             raise InputError(f"min_face_px: expected >= 8 px, got {self.min_face_px}")
-        for name in ("tile_period", "min_track_frames"):
+        for name in ("tile_period", "tiles_per_frame", "min_track_frames"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name}: expected >= 1, got {getattr(self, name)}")
         if not float(self.max_reprojection) > 0:

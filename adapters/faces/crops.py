@@ -6,11 +6,12 @@ Per frame t:
 
 1. candidate boxes = detections of both detectors on the whole frame, detections of the
    full-range detector on this frame's share of tiles (every tile is visited every
-   ``tile_period`` frames, all of them on the first frame; a tile is 192 px square per 24 px of
-   ``min_face_px``, so a face of ``min_face_px`` keeps its size in the detector's 192 px input;
-   at most ~3 tiles per frame, so a 1280x720 frame (45 tiles) is swept every 15 frames; the
-   whole-frame detectors run on the same period), and the boxes of the faces accepted
-   at t-1 (tracking between detections); merged by non-maximum suppression.
+   ``tiles_per_frame`` tiles per frame in turn, all of them on the first frame; a tile is 192 px
+   square per 24 px of ``min_face_px``, so a face of ``min_face_px`` keeps its size in the
+   detector's 192 px input; with 1 tile per frame a 1280x720 frame (45 tiles) is swept every 45
+   frames), the whole-frame detectors every ``tile_period`` frames and on the frame after a
+   tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
+   detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
    (pixel centres at integer coordinates on both sides: full = crop / k + origin) and Face Mesh
    runs on it (its own short-range detector must find a face there too: a second opinion at a
@@ -65,7 +66,8 @@ class CropFaceDetector:
     (n, 478, 3) landmarks in full-frame pixels, :meth:`close` releases MediaPipe graphs."""
 
     def __init__(self, mp: Any, W: int, H: int, *, min_score: float = 0.5, max_faces: int = 4,
-                 min_face_px: float = 24.0, tile_period: int = 4, crop_scale: float = 1.9,
+                 min_face_px: float = 24.0, tile_period: int = 4, tiles_per_frame: int = 1,
+                 crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
@@ -78,9 +80,14 @@ class CropFaceDetector:
         self.max_faces = int(max_faces)
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
+        self.confirm_scales = tuple(float(x) for x in confirm_scales)
         self.tiles = _tiles(self.W, self.H, int(round(192 * float(min_face_px) / 24.0)))
-        # at most ~3 tile calls per frame: larger frames take more frames to sweep
-        self.tile_period = max(1, int(tile_period), -(-len(self.tiles) // 3))
+        # the whole-frame detectors run every tile_period frames; the tiles round-robin,
+        # tiles_per_frame of them per frame (larger frames take more frames to sweep)
+        self.tile_period = max(1, int(tile_period))
+        self.tiles_per_frame = max(1, int(tiles_per_frame))
+        self._next_tile = 0
+        self._relook = False  # a face was lost: run the whole-frame detectors on the next frame
         self.crop_scale = float(crop_scale)
         self.max_reprojection = float(max_reprojection)
         self.model = model
@@ -118,10 +125,17 @@ class CropFaceDetector:
         W, H = self.W, self.H
         found: list[tuple[np.ndarray, float]] = []
         first = self.t == 0 or not self.track  # nothing known yet: sweep everything
-        if first or self.t % self.tile_period == 0:
+        if first or self._relook or self.t % self.tile_period == 0:
             found += self._boxes(self.full.process(frame), W, H) + self._boxes(self.short.process(frame), W, H)
+        self._relook = False
         if self.tiles:
-            for k in range(0 if first else self.t % self.tile_period, len(self.tiles), 1 if first else self.tile_period):
+            if first:
+                ks = list(range(len(self.tiles)))
+            else:
+                n = min(self.tiles_per_frame, len(self.tiles))
+                ks = [(self._next_tile + i) % len(self.tiles) for i in range(n)]
+                self._next_tile = (self._next_tile + n) % len(self.tiles)
+            for k in ks:
                 x0, y0, s = self.tiles[k]
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s])
                 found += self._boxes(self.full.process(tile), tile.shape[1], tile.shape[0], x0, y0)
@@ -135,12 +149,13 @@ class CropFaceDetector:
         return b[keep], np.where(keep < len(self.previous), keep, -1)
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
-    def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None) -> tuple[np.ndarray | None, str]:
+    def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None,
+                scale: float | None = None) -> tuple[np.ndarray | None, str]:
         """Face Mesh on a square crop around ``box`` -> ((478, 3) full-frame landmarks or None, why)."""
         import cv2
 
         c = (box[:2] + box[2:]) / 2
-        side = self.crop_scale * max(box[2] - box[0], box[3] - box[1], 4.0)
+        side = (scale or self.crop_scale) * max(box[2] - box[0], box[3] - box[1], 4.0)
         k = CROP_SIZE / side
         origin = c - (CROP_SIZE - 1) / 2 / k  # full-frame point that lands on crop pixel (0, 0)
         M = np.array([[k, 0.0, -k * origin[0]], [0.0, k, -k * origin[1]]])
@@ -183,14 +198,16 @@ class CropFaceDetector:
 
         mb = _landmark_boxes(lm[:NUM_MESH])
         c = (mb[:2] + mb[2:]) / 2
-        k = CROP_SIZE / (2.0 * max(float(np.max(mb[2:] - mb[:2])), 4.0))
-        o = c - (CROP_SIZE - 1) / 2 / k
-        crop = cv2.warpAffine(frame, np.array([[k, 0.0, -k * o[0]], [0.0, k, -k * o[1]]]), (CROP_SIZE, CROP_SIZE),
-                              flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-        for det, need in ((self.full, self.min_score), (self.short, self.confirm_short)):
-            for box, score in self._boxes(det.process(crop), CROP_SIZE, CROP_SIZE):
-                if score >= need and np.linalg.norm((box[:2] + box[2:]) / 2 - (CROP_SIZE - 1) / 2) < CROP_SIZE / 4:
-                    return True
+        for context in self.confirm_scales:  # the face half the crop, then with more and less context
+            k = CROP_SIZE / (context * max(float(np.max(mb[2:] - mb[:2])), 4.0))
+            o = c - (CROP_SIZE - 1) / 2 / k
+            crop = cv2.warpAffine(frame, np.array([[k, 0.0, -k * o[0]], [0.0, k, -k * o[1]]]),
+                                  (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            for det, need in ((self.full, self.min_score), (self.short, self.confirm_short)):
+                for box, score in self._boxes(det.process(crop), CROP_SIZE, CROP_SIZE):
+                    if score >= need and np.linalg.norm((box[:2] + box[2:]) / 2 - (CROP_SIZE - 1) / 2) < CROP_SIZE / 4:
+                        return True
         return False
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -229,6 +246,8 @@ class CropFaceDetector:
             boxes.append(mb)
             if self.track:
                 graphs.append(graph if graph is not None else self._video_mesh())
+        kept = sum(1 for g in graphs if any(g is h for h in self.graphs))
+        self._relook = kept < len(self.graphs)  # a tracked face was lost: look again at the whole frame
         for g in self.graphs:
             if not any(g is h for h in graphs):
                 g.close()

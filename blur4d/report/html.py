@@ -247,9 +247,11 @@ def _mask_overlay(mask: np.ndarray, video: Video | None) -> np.ndarray:
 
 _PAIR_COLS = (("pair", None), ("label", "label"), ("matches", "matches"), ("F inl.", "inlier_ratio_F"),
               ("H inl.", "inlier_ratio_H"), ("Sampson med (px)", "sampson_median_px"),
-              ("transfer med (px)", "transfer_median_px"), ("ΔGRIC/match", "gric_delta_per_match"),
-              ("parallax p90 (px)", "parallax_p90_px"), ("motion p90 (px)", "displacement_p90_px"),
-              ("σ (px)", "noise_sigma_px"), ("moving", "moving_points"), ("weight", "weight"), ("reason", "reason"))
+              ("transfer med (px)", "transfer_median_px"), ("σ noise (px)", "noise_sigma_px"),
+              ("parallax p90 (px)", "parallax_p90_px"), ("along share", "along_fraction"), ("along z", "along_z"),
+              ("excess (σ)", "parallax_excess_sigmas"), ("evidence", "parallax_evidence"),
+              ("motion p90 (px)", "displacement_p90_px"), ("moving", "moving_points"), ("weight", "weight"),
+              ("vote", "vote"), ("reason", "reason"))
 
 
 def _pairs_section(rep: ConsistencyReport) -> str:
@@ -269,7 +271,7 @@ def _pairs_section(rep: ConsistencyReport) -> str:
                 cells.append(f'<td class="l"><span class="tag" style="background:{c}">{_e(lab)}</span></td>')
             elif key == "reason":
                 cells.append(f'<td class="r">{_e(p.get("reason", ""))}</td>')
-            elif key in ("inlier_ratio_F", "inlier_ratio_H") and p.get(key) is not None:
+            elif key in ("inlier_ratio_F", "inlier_ratio_H", "along_fraction") and p.get(key) is not None:
                 cells.append(f"<td>{100 * float(p[key]):.0f}%</td>")
             else:
                 cells.append(f"<td>{_e(_fmt(p.get(key)))}</td>")
@@ -277,9 +279,12 @@ def _pairs_section(rep: ConsistencyReport) -> str:
         rows.append(f'<tr{" class=ref" if is_ref else ""}>{"".join(cells)}</tr>')
     note = ('<p class="sub">One row per analysed frame pair (first–last, a spread of wide pairs, then consecutive '
             "pairs). F/H inl.: share of matches within the threshold of the fundamental matrix / homography; "
-            "ΔGRIC/match &gt; 0 prefers F (Torr's GRIC); parallax p90: 90th percentile of the homography residual "
-            "of the epipolar inliers; weight: the pair's evidence in the clip-level vote. The highlighted row is the "
-            "reference pair of the figures.</p>")
+            "σ noise: keypoint noise measured on the homography inliers; parallax p90: 90th percentile of the "
+            "homography residual of the epipolar inliers; along share / along z: share of that residual that lies "
+            "along the epipolar lines (parallax) rather than across them (noise), and its z-score; excess: the "
+            "residual in units of σ; evidence: the resulting parallax evidence (0–1); weight: the pair's evidence "
+            "in the clip-level vote; vote: that weight scaled by how far its motion reaches. The highlighted row is "
+            "the reference pair of the figures.</p>")
     return _section("Frame pairs", note + f'<div class="scroll"><table><tr>{head}</tr>{"".join(rows)}</table></div>',
                     sid="pairs")
 
