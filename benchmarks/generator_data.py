@@ -401,17 +401,7 @@ def noblur_heldout(part: str = "AB", cache: str | None = None) -> list[tuple[str
     tuning data); part "B" is only run for the final figures."""
     import skimage.data as skd
 
-    items: list[tuple[str, np.ndarray]] = []
-    for folder in _realblur_folders():
-        raw = load_realblur(folder)
-        for i in (4, 12, 20):
-            items.append((f"realblur {os.path.basename(folder)[-13:-7]}+{i}", raw[i]))
-    vids = sorted(glob.glob(os.path.join(DATA, "video", "*", "*.mp4"))) + sorted(glob.glob(os.path.join(DATA, "face", "*", "*.mp4")))
-    for path in vids:
-        total = video_length(path)
-        for fr in (0.1, 0.4, 0.8, 0.95):
-            j = min(total - 1, int(fr * total))
-            items.append((f"video {os.path.basename(path)[:12]}@{j}", load_video(path, j, 1)[0]))
+    items = _sharp_real_frames((4, 12, 20), (0.1, 0.4, 0.8, 0.95))
     for nm in ("cat", "clock", "text", "horse", "logo", "checkerboard", "colorwheel", "microaneurysms", "cell",
                "shepp_logan_phantom", "binary_blobs"):
         img = np.asarray(getattr(skd, nm)())
@@ -430,6 +420,22 @@ def noblur_heldout(part: str = "AB", cache: str | None = None) -> list[tuple[str
     return [it for i, it in enumerate(items) if "AB"[i % 2] in part and it[0] not in NOT_SHARP]
 
 
+def _sharp_real_frames(realblur_frames: tuple[int, ...], video_fractions: tuple[float, ...]) -> list[tuple[str, np.ndarray]]:
+    """Single raw realblur frames and single video frames (at fractions of each clip), named."""
+    items: list[tuple[str, np.ndarray]] = []
+    for folder in _realblur_folders():
+        raw = load_realblur(folder)
+        for i in realblur_frames:
+            items.append((f"realblur {os.path.basename(folder)[-13:-7]}+{i}", raw[i]))
+    vids = sorted(glob.glob(os.path.join(DATA, "video", "*", "*.mp4"))) + sorted(glob.glob(os.path.join(DATA, "face", "*", "*.mp4")))
+    for path in vids:
+        total = video_length(path)
+        for fr in video_fractions:
+            j = min(total - 1, int(fr * total))
+            items.append((f"video {os.path.basename(path)[:12]}@{j}", load_video(path, j, 1)[0]))
+    return items
+
+
 NOT_SHARP = {"skimage clock": "scikit-image's docstring: 'Motion blurred clock ... taken while moving the camera in an "
                               "approximately horizontal direction' (a real blurred photo, not a no-blur case)"}
 
@@ -439,17 +445,7 @@ def noblur_heldout_c(cache: str | None = None) -> list[tuple[str, np.ndarray]]:
     tuning data for any later change): realblur frames 2, 10, 18, video frames at 5/25/50/70 %
     of each clip (A/B: 10/40/80/95 %, calibration: 20/60 %), ray-cast frames of seeds 5 and 6.
     Run only for final figures."""
-    items: list[tuple[str, np.ndarray]] = []
-    for folder in _realblur_folders():
-        raw = load_realblur(folder)
-        for i in (2, 10, 18):
-            items.append((f"realblur {os.path.basename(folder)[-13:-7]}+{i}", raw[i]))
-    vids = sorted(glob.glob(os.path.join(DATA, "video", "*", "*.mp4"))) + sorted(glob.glob(os.path.join(DATA, "face", "*", "*.mp4")))
-    for path in vids:
-        total = video_length(path)
-        for fr in (0.05, 0.25, 0.5, 0.7):
-            j = min(total - 1, int(fr * total))
-            items.append((f"video {os.path.basename(path)[:12]}@{j}", load_video(path, j, 1)[0]))
+    items = _sharp_real_frames((2, 10, 18), (0.05, 0.25, 0.5, 0.7))
     for kind in ("static", "rotation", "plane", "dolly", "sideways", "handheld", "object"):
         for seed in (5, 6):
             items.append((f"raycast {kind} s{seed}", _raycast_frames(kind, seed, 2, cache)[-1]))
