@@ -84,6 +84,7 @@ class Stage:
     reuse_with: str | None = None  # read back exactly when this earlier stage is
     timed: bool = True  # False: the stage's work is timed inside another (its record says)
     needs_folder: bool = False
+    after: str | None = None  # background: may run on a worker thread once this earlier stage is done
 
 
 STAGES: tuple[Stage, ...] = (
@@ -101,12 +102,15 @@ STAGES: tuple[Stage, ...] = (
     Stage("dense", S.run_dense, S.write_dense, S.load_dense, needs=("cameras",),
           produces=("points", "dynamic_points", "depth"), files=("depth/", "points/"),
           record=S.record_dense, summary=S.summary_dense, reuse_with="cameras", timed=False),
+    # check and faces run on worker threads beside the camera stage (OpenCV, MediaPipe and numpy
+    # release the GIL): the check needs only the clip, faces the cameras' focal length
     Stage("check", S.run_check, S.write_consistency, S.load_consistency, produces=("consistency",),
           files=("consistency.json", "consistency_maps/"), backend="check", record=S.record_check,
-          summary=S.summary_check, downstream=True),
+          summary=S.summary_check, downstream=True, after="generate"),
     Stage("faces", S.run_faces, S.write_faces, S.load_faces, produces=("faces",),
           files=("faces.json", "faces.npz"), backend="faces",
-          record=lambda s, ctx: {"faces": int(s["faces"].num_faces)}, summary=S.summary_faces, downstream=True),
+          record=lambda s, ctx: {"faces": int(s["faces"].num_faces)}, summary=S.summary_faces, downstream=True,
+          after="cameras"),
     Stage("report", None, S.write_report, None, needs=(), files=("report.html",), downstream=True,
           needs_folder=True),
 )
@@ -212,15 +216,90 @@ class _Writer:
             self._pool = None
 
 
+class _Background:
+    """Stages declared with ``after`` run on worker threads as soon as that stage has had its turn
+    (their other inputs are there), while the main loop goes on; the loop collects each one in
+    its turn and records, writes and handles its errors as if it had run there. A stage is started
+    early only on a fresh run (not reused, not skipped, its ``needs`` present); on a shallow copy
+    of the state. The seconds recorded are the stage's own (its thread's wall time)."""
+
+    def __init__(self, ctx: Context, origin: float) -> None:
+        self.ctx, self.origin = ctx, origin
+        self.started: dict[str, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start_ready(self, state: State, done: set[str], reuse_dir: Path | None) -> None:
+        if reuse_dir is not None:
+            return
+        for stage in STAGES:
+            if (stage.after is None or stage.after not in done or stage.name in done or stage.name in self.started
+                    or stage.run is None or stage.needs_folder or stage.name in self.ctx.skip
+                    or any(state.get(f) is None for f in stage.needs)):
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blur4d-stage")
+            run, snapshot, ctx = stage.run, dict(state), self.ctx
+
+            def job(run: Callable[[State, Context], Outcome] = run, snapshot: State = snapshot
+                    ) -> tuple[Outcome | None, BaseException | None, float, float]:
+                t0 = time.perf_counter()
+                try:
+                    return run(snapshot, ctx), None, t0, time.perf_counter()
+                except BaseException as err:  # noqa: BLE001 - re-raised in the main loop, in the stage's turn
+                    return None, err, t0, time.perf_counter()
+
+            self.started[stage.name] = self._pool.submit(job)
+
+    def join(self, name: str) -> tuple[Outcome | None, BaseException | None, float, float]:
+        return self.started.pop(name).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path | None, rec: _Records,
-                writer: _Writer) -> None:
-    """The one loop: skip, reuse, run, write (in the background), record, for every stage in order."""
+                writer: _Writer, background: _Background) -> None:
+    """The one loop: skip, reuse, run (or collect from a worker thread), write (in the background),
+    record, for every stage in order."""
     reused: set[str] = set()
+    done: set[str] = set()
     run_json = reuse_dir / "run.json" if reuse_dir is not None else None
     earlier = (read_json(run_json).get("stages") or {}) if run_json is not None and run_json.is_file() else {}
+    origin = background.origin
     for stage in STAGES:
+        background.start_ready(state, done, reuse_dir)
+        done.add(stage.name)
         writer.collect(wait=False)  # a failed write of an earlier stage stops the run here
         t0 = time.perf_counter()
+        if stage.name in background.started:
+            outcome_bg, error, t0, t_end = background.join(stage.name)
+            at = [round(t0 - origin, 3), round(t_end - origin, 3)]
+            try:
+                if error is not None:
+                    raise error
+                assert outcome_bg is not None
+                outcome = outcome_bg
+                state.update(outcome.fields)
+            except Blur4DError as err:
+                if not (stage.downstream or stage.tolerate(err, ctx)):
+                    raise
+                rec.set(stage.name, "unavailable" if S.unavailable(err) else "failed", t_end - t0, note=str(err),
+                        interval=at)
+                continue
+            except Exception as err:
+                if not stage.downstream:
+                    raise
+                log.warning("stage %s failed: %s", stage.name, err)
+                rec.set(stage.name, "failed", t_end - t0, note=f"{type(err).__name__}: {err}", interval=at,
+                        traceback="".join(traceback.format_exception(err, limit=3)))
+                continue
+            extra = stage.record(state, ctx) if stage.record is not None and outcome.status != "empty" else {}
+            rec.set(stage.name, outcome.status, t_end - t0, note=outcome.note, interval=at, **extra)
+            if folder is not None and stage.write is not None and _has_output(stage, state):
+                writer.submit(stage, state, folder)
+            continue
         # reuse comes first: a finished stage whose files are in the folder is kept, even if skipped now
         can_reuse = stage.reuse_with is None or stage.reuse_with in reused
         if reuse_dir is not None and stage.load is not None and can_reuse:
@@ -229,8 +308,8 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
                 state.update(fields)
                 reused.add(stage.name)
                 kept = {k: v for k, v in (earlier.get(stage.name) or {}).items()  # what the earlier run recorded
-                        if k not in ("status", "seconds", "write_seconds", "files", "traceback")}
-                rec.set(stage.name, "reused", time.perf_counter() - t0, **kept)
+                        if k not in ("status", "seconds", "write_seconds", "files", "traceback", "interval")}
+                rec.set(stage.name, "reused", time.perf_counter() - t0, interval=_span(t0, origin), **kept)
                 continue
         missing = [f for f in stage.needs if state.get(f) is None]
         if stage.name in ctx.skip:
@@ -249,20 +328,36 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
             if not (stage.downstream or stage.tolerate(err, ctx)):
                 raise
             rec.set(stage.name, "unavailable" if S.unavailable(err) else "failed", time.perf_counter() - t0,
-                    note=str(err))
+                    note=str(err), interval=_span(t0, origin))
             continue
         except Exception as err:
             if not stage.downstream:
                 raise
             log.warning("stage %s failed: %s", stage.name, err)  # a downstream bug must not lose the rest
             rec.set(stage.name, "failed", time.perf_counter() - t0, note=f"{type(err).__name__}: {err}",
-                    traceback=traceback.format_exc(limit=3))
+                    traceback=traceback.format_exc(limit=3), interval=_span(t0, origin))
             continue
         extra = stage.record(state, ctx) if stage.record is not None and outcome.status != "empty" else {}
         seconds = time.perf_counter() - t0 if stage.timed else extra.pop("seconds", None)
-        rec.set(stage.name, outcome.status, seconds, note=outcome.note, **extra)
+        span = {"interval": _span(t0, origin)} if stage.timed else {}
+        rec.set(stage.name, outcome.status, seconds, note=outcome.note, **span, **extra)
         if folder is not None and stage.write is not None and _has_output(stage, state):
             writer.submit(stage, state, folder)
+
+
+def _span(t0: float, origin: float) -> list[float]:
+    """[start, end] of a step in seconds since the pipeline started."""
+    return [round(t0 - origin, 3), round(time.perf_counter() - origin, 3)]
+
+
+def _union_seconds(intervals: Sequence[Sequence[float]]) -> float:
+    """Length of the union of [start, end] intervals."""
+    total, end = 0.0, -np.inf
+    for a, b in sorted((float(a), float(b)) for a, b in intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
 
 
 def _scene(state: State, **kw: Any) -> Scene:
@@ -337,13 +432,23 @@ def reconstruct(
     try:
         state: State = {}
         writer = _Writer(rec, ctx)
+        background = _Background(ctx, t_all)
         try:
-            _run_stages(state, ctx, tmp, reuse_dir, rec, writer)
+            _run_stages(state, ctx, tmp, reuse_dir, rec, writer, background)
             t_wait = time.perf_counter()
             writer.collect(wait=True)
             if tmp is not None:
                 rec.extra_timings["write"] = round(time.perf_counter() - t_wait, 3)
+            # stages that ran side by side: their seconds overlap; "concurrent" is the overlap, so that
+            # the stage seconds minus it are the wall time the stages cover
+            spans = [r["interval"] for r in rec.records.values() if "interval" in r]
+            if tmp is not None:
+                spans.append(_span(t_wait, t_all))
+            timed = sum(r["seconds"] for r in rec.records.values() if "interval" in r)
+            timed += rec.extra_timings.get("write", 0.0)
+            rec.extra_timings["concurrent"] = round(max(0.0, timed - _union_seconds(spans)), 3)
         finally:
+            background.close()
             writer.close()
         total = time.perf_counter() - t_all
         config = {"skip": list(skip), "tracker": tracker, "cameras": cam_name}
@@ -366,7 +471,10 @@ def reconstruct(
             "skip": list(skip), "reuse": bool(reuse), "stages": rec.records, "timings": timings,
             "machine_note": "timings are wall-clock seconds on this machine; startup = interpreter start, imports "
                             "and argument parsing (CLI only); dense is part of cameras (it runs inside the camera "
-                            "backend); each stage's files are written on a background thread while the next "
+                            "backend); check and faces run on worker threads beside the other stages (each "
+                            "stage's seconds are its own; its interval = [start, end] since the pipeline started; "
+                            "concurrent = the seconds counted twice in the stages' sum because they overlapped); "
+                            "each stage's files are written on a background thread while the next "
                             "stages run (its write_seconds, overlapped), write = the wait for the last writes "
                             "after the stages; publish = scene.ply and this record; total includes all",
         }
