@@ -400,3 +400,15 @@ def test_real_photo_under_a_known_homography_is_homography(shared_data, name, se
     err = np.linalg.norm(cv2.perspectiveTransform(c, np.asarray(rep.pairs[0]["H"]))
                          - cv2.perspectiveTransform(c, Ht), axis=2)
     assert err.mean() < 1.0, err
+
+
+def test_a_long_clip_is_analysed_on_key_frames():
+    """More frames than ``max_frames``: the pairs are chosen among evenly spaced key frames (first
+    and last kept), so the check's cost stops growing with the clip."""
+    from blur4d.adapters.epipolar import EpipolarChecker
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3)).astype(np.uint8) for _ in range(9)]
+    rep = EpipolarChecker(max_frames=5)(Video(np.stack(frames), Intervals.present(9), fps=8.0))
+    used = sorted({k for p in rep.pairs for k in (p["i"], p["j"])})
+    assert used == [0, 2, 4, 6, 8]

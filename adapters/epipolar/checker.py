@@ -36,9 +36,10 @@ class EpipolarChecker:
             raise InputError(f"ratio: expected a value in (0, 1), got {c.ratio}")
         if c.matcher not in ("flann", "bf"):
             raise InputError(f"matcher: expected 'flann' or 'bf', got {c.matcher!r}")
-        if c.threshold <= 0 or c.max_side < 32 or c.max_features < 8 or c.min_matches < 8:
-            raise InputError("threshold must be > 0, max_side >= 32, max_features >= 8, min_matches >= 8; "
-                             f"got {c.threshold}, {c.max_side}, {c.max_features}, {c.min_matches}")
+        if c.threshold <= 0 or c.max_side < 32 or c.max_features < 8 or c.min_matches < 8 or c.max_frames < 2:
+            raise InputError("threshold must be > 0, max_side >= 32, max_features >= 8, min_matches >= 8, "
+                             f"max_frames >= 2; got {c.threshold}, {c.max_side}, {c.max_features}, {c.min_matches}, "
+                             f"{c.max_frames}")
 
     def __call__(self, video: Video, *, progress: Progress = NO_PROGRESS) -> ConsistencyReport:
         if not isinstance(video, Video):
@@ -54,8 +55,11 @@ class EpipolarChecker:
         if len(frames) < 2:
             raise InputError(f"video: the consistency check needs at least 2 frames, got {len(frames)}")
         t0 = time.perf_counter()
-        pairs = list(pairs) if pairs is not None else select_pairs(
-            len(frames), consecutive=cfg.consecutive, spread=cfg.spread, max_pairs=cfg.max_pairs)
+        if pairs is None:
+            keys = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), cfg.max_frames)).round().astype(int))
+            pairs = [(int(keys[i]), int(keys[j])) for i, j in select_pairs(
+                len(keys), consecutive=cfg.consecutive, spread=cfg.spread, max_pairs=cfg.max_pairs)]
+        pairs = list(pairs)
         for i, j in pairs:
             if not (0 <= i < len(frames) and 0 <= j < len(frames)) or i == j:
                 raise InputError(f"pairs: ({i}, {j}) is not a pair of distinct frames of 0..{len(frames) - 1}")
