@@ -70,6 +70,9 @@ class DenseOptions:
     """Forward-backward flow disagreement (px) above which a pixel counts as occluded."""
     min_dynamic_area: int = 64
     """Connected moving regions smaller than this many pixels are treated as noise."""
+    max_views: int = 15
+    """Frames the reference is matched into (evenly spaced over the posed ones, both ends kept): a
+    longer clip's other frames get their depth rendered from the points, not matched again."""
     noise_px: float = 0.0
     """Measured correspondence noise (px at long_side; the camera solve's reprojection noise): the
     floor of each pixel's residual in its depth uncertainty (a flow that fits the epipolar line
@@ -239,15 +242,17 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
     reg = np.asarray(cameras.registered, bool) & np.isfinite(Tcw).all((1, 2))
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small])
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    others = [t for t in range(T) if t != ref and reg[t]]
+    posed = [t for t in range(T) if t != ref and reg[t]]
+    keep = np.unique(np.linspace(0, len(posed) - 1, min(len(posed), max(1, options.max_views))).round().astype(int))
+    others = [posed[k] for k in keep] if posed else []
     ys, xs = np.mgrid[0:h, 0:w]
     uv_ref = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-    info: dict[str, Any] = {"dense_size": [w, h], "ref": int(ref), "views": len(others)}
+    info: dict[str, Any] = {"dense_size": [w, h], "ref": int(ref), "views": len(others), "posed": len(posed) + 1}
     if not others:
         empty = PointCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8))
         return empty, tuple(empty for _ in range(T)), np.full((T, H, W), np.nan, np.float32), info
     c_ref = geo.invert(Tcw[ref])[:3, 3]
-    base = {t: float(np.linalg.norm(geo.invert(Tcw[t])[:3, 3] - c_ref)) for t in others}
+    base = {t: float(np.linalg.norm(geo.invert(Tcw[t])[:3, 3] - c_ref)) for t in posed}
     # flow from the reference into every posed frame, and back, for a per-view occlusion check
     total = len(others) + 2
     inside = np.empty((len(others), len(uv_ref), 2))
@@ -307,7 +312,10 @@ def dense_points(frames: np.ndarray, cameras: Cameras, ref: int, *, options: Den
             q = uv_ref[dyn_idx]
             zt = fill.ravel()[dyn_idx].astype(np.float64)
         else:
-            q = inside[others.index(t)][dyn_idx]
+            if t in others:
+                q = inside[others.index(t)][dyn_idx]
+            else:  # a frame left out of the matching: the reference's flow into it, for these pixels only
+                q = uv_ref[dyn_idx] + _flow(dis, gray[ref], gray[t]).reshape(-1, 2)[dyn_idx]
             _, zt = geo.project(K[t], Tcw[t], Xdyn_ref)
         ok = (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1) & (zt > 0)
         Xt = geo.unproject(K[t], Tcw[t], q[ok], zt[ok])

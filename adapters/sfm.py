@@ -229,26 +229,33 @@ def _solve(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int, min_
     best = (-1.0, 0, T - 1)
     pairs: dict[tuple[int, int], float] = {}
     homs: dict[tuple[int, int], np.ndarray] = {}
-    # candidate frames for the initial pair: all of a short clip, an even subset of a long one
-    cand_frames = np.unique(np.linspace(0, T - 1, min(T, 24)).round().astype(int)).tolist()
+
+    def homography(i: int, j: int) -> tuple[np.ndarray, float] | None:
+        """The best homography i -> j and the 80th percentile of its residual (px)."""
+        common = seen[i] & seen[j]
+        if common.sum() < max(8, min_inliers // 2):
+            return None
+        a, b = obs[i, common], obs[j, common]
+        Hm, mask = cv2.findHomography(a, b, cv2.RANSAC, 1.0, maxIters=2000, confidence=0.999)
+        if Hm is None:
+            return None
+        proj = cv2.perspectiveTransform(a.reshape(-1, 1, 2), Hm).reshape(-1, 2)
+        # 80th percentile: a dominant plane (often the background) fits any homography
+        return Hm, float(np.percentile(np.linalg.norm(proj - b, axis=1), 80))
+
+    # candidate frames for the initial pair: all of a short clip, 16 evenly spaced ones of a long
+    # one (the pairs grow with their square)
+    cand_frames = np.unique(np.linspace(0, T - 1, min(T, 16)).round().astype(int)).tolist()
     for i in cand_frames:
         for j in cand_frames:
             if j <= i:
                 continue
-            common = seen[i] & seen[j]
-            if common.sum() < max(8, min_inliers // 2):
+            got = homography(i, j)
+            if got is None:
                 continue
-            a, b = obs[i, common], obs[j, common]
-            Hm, mask = cv2.findHomography(a, b, cv2.RANSAC, 1.0, maxIters=2000, confidence=0.999)
-            if Hm is None:
-                continue
-            proj = cv2.perspectiveTransform(a.reshape(-1, 1, 2), Hm).reshape(-1, 2)
-            # 80th percentile: a dominant plane (often the background) fits any homography
-            par = float(np.percentile(np.linalg.norm(proj - b, axis=1), 80))
-            pairs[(i, j)] = par
-            homs[(i, j)] = Hm
-            if par > best[0]:
-                best = (par, i, j)
+            homs[(i, j)], pairs[(i, j)] = got
+            if got[1] > best[0]:
+                best = (got[1], i, j)
     info["pairs_considered"] = len(pairs)
     if not pairs:
         return fail(f"too few correspondences: no frame pair shares {max(8, min_inliers // 2)} tracks")
@@ -300,8 +307,11 @@ def _solve(obs: np.ndarray, size: tuple[int, int], f0: float, *, seed: int, min_
                 reg[t] = True
                 continue
             key = (ref, t)
-            if key not in homs:
-                continue
+            if key not in homs:  # a frame between the candidates of a long clip
+                got = homography(ref, t)
+                if got is None:
+                    continue
+                homs[key] = got[0]
             M = Kinv @ homs[key] @ K
             M = M / np.cbrt(np.linalg.det(M))
             U, S, Vt = np.linalg.svd(M)

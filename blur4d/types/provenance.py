@@ -43,7 +43,12 @@ def _version(name: str) -> str | None:
 def _opencv_versions() -> dict[str, str]:
     from importlib import metadata
 
-    found: dict[str, str] = {}
+    # the four distributions OpenCV ships as, looked up by name (~1 ms); a scan of every installed
+    # distribution's metadata (~0.25 s) only when none of them is there
+    found = {n: v for n in ("opencv-python", "opencv-contrib-python", "opencv-python-headless",
+                            "opencv-contrib-python-headless") if (v := _version(n)) is not None}
+    if found:
+        return found
     for dist in metadata.distributions():
         name = (dist.metadata["Name"] or "").lower()
         if name.startswith("opencv"):
