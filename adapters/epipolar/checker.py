@@ -36,7 +36,7 @@ class EpipolarChecker:
             raise InputError(f"ratio: expected a value in (0, 1), got {c.ratio}")
         if c.matcher not in ("flann", "bf"):
             raise InputError(f"matcher: expected 'flann' or 'bf', got {c.matcher!r}")
-        if c.threshold <= 0 or c.max_side < 32 or c.max_features < 8 or c.min_matches < 8 or c.max_frames < 2:
+        if c.threshold <= 0 or c.max_side < 32 or c.max_features < 8 or c.min_matches < 8 or (c.max_frames is not None and c.max_frames < 2):
             raise InputError("threshold must be > 0, max_side >= 32, max_features >= 8, min_matches >= 8, "
                              f"max_frames >= 2; got {c.threshold}, {c.max_side}, {c.max_features}, {c.min_matches}, "
                              f"{c.max_frames}")
@@ -56,7 +56,7 @@ class EpipolarChecker:
             raise InputError(f"video: the consistency check needs at least 2 frames, got {len(frames)}")
         t0 = time.perf_counter()
         if pairs is None:
-            keys = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), cfg.max_frames)).round().astype(int))
+            keys = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), cfg.max_frames or len(frames))).round().astype(int))
             pairs = [(int(keys[i]), int(keys[j])) for i, j in select_pairs(
                 len(keys), consecutive=cfg.consecutive, spread=cfg.spread, max_pairs=cfg.max_pairs)]
         pairs = list(pairs)

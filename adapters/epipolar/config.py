@@ -15,7 +15,7 @@ class EpipolarConfig:
     """Lowe's ratio test: keep a match when best / second-best distance < ratio."""
     matcher: str = "flann"
     """``flann`` (KD-tree, ~3x faster at 4000 features, deterministic) or ``bf`` (exact)."""
-    max_side: int = 960
+    max_side: int = 1280
     """Frames whose long side is larger are downscaled for detection (errors stay in input pixels)."""
     threshold: float = 1.0
     """Inlier threshold in pixels of the analysed image (MAGSAC and our own inlier counts)."""
@@ -33,9 +33,11 @@ class EpipolarConfig:
     """Extra pairs with wide gaps (F/4, F/2, 3F/4) spread over the clip, besides first-last."""
     max_pairs: int = 64
     """Upper bound on analysed pairs (first-last and the spread pairs are kept first)."""
-    max_frames: int = 16
-    """A longer clip is analysed on this many evenly spaced key frames (first and last included):
-    the pairs above are chosen among them, so the cost stops growing with the clip's length."""
+    max_frames: int | None = None
+    """If set, a longer clip is analysed on this many evenly spaced key frames (first and last
+    included): the pairs above are chosen among them, so the cost stops growing with the clip's
+    length. Off by default: 16 key frames of the real 24-frame moving-object clip
+    (benchmarks/epipolar.py, realblur 000249-000272) lost its verdict."""
     full_evidence: float = 5.0
     """A pair counts as full evidence when its matches move (90th percentile) this many times the
     smallest detectable residual; a pair that moves less than that residual has no weight

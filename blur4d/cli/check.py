@@ -21,7 +21,7 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--backend", default=None, help="check backend (default sift)")
     g = p.add_argument_group("sift backend")
     g.add_argument("--max-side", type=int, default=None,
-                   help="downscale frames whose long side is larger for feature detection (default 960)")
+                   help="downscale frames whose long side is larger for feature detection (default 1280)")
     g.add_argument("--threshold", type=float, default=None,
                    help="inlier threshold in pixels of the analysed frames (default 1.0)")
     g.add_argument("--max-features", type=int, default=None, help="SIFT keypoints per frame (default 4000)")
