@@ -9,6 +9,33 @@ import numpy as np
 from .config import EpipolarConfig
 
 
+def _parallax_growth(rig: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Does the parallax grow with the pairs' motion, as a rigid scene's must? A rigid scene's
+    parallax after the best homography is proportional to the baseline, so wide pairs show it
+    several times larger than consecutive ones; a time-local, non-rigid residual (a generator's
+    per-tile motion, rolling deformation) is as large over one frame as over the whole clip.
+
+    -> None when it cannot be judged (no consecutive pairs that show parallax, or no pair with
+    at least ``3x`` their motion), else ``ratio`` (the wide pairs' parallax excess over the one
+    the consecutive pairs' excess per pixel of motion predicts; ~1 for a rigid scene), and the
+    medians it came from."""
+    def excess(r: dict[str, Any]) -> float:
+        return float(r.get("parallax_excess_sigmas", 0.0)) * float(r.get("noise_sigma_px", 0.0))
+
+    short = [r for r in rig if r["j"] - r["i"] == 1 and r["displacement_p90_px"] > 0]
+    if len(short) < 2 or float(np.median([r.get("parallax_evidence", 0.0) for r in short])) < 0.5:
+        return None
+    m_s = float(np.median([r["displacement_p90_px"] for r in short]))
+    rate = float(np.median([excess(r) / r["displacement_p90_px"] for r in short]))
+    wide = [r for r in rig if r["displacement_p90_px"] >= 3.0 * m_s]
+    if not wide or rate <= 0:
+        return None
+    ratio = float(np.median([excess(r) / (rate * r["displacement_p90_px"]) for r in wide]))
+    return {"ratio": ratio, "short_excess_px": float(np.median([excess(r) for r in short])), "short_motion_px": m_s,
+            "wide_excess_px": float(np.median([excess(r) for r in wide])),
+            "wide_motion_px": float(np.median([r["displacement_p90_px"] for r in wide]))}
+
+
 def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, float, str, dict[str, Any]]:
     ok = [r for r in records if r["ok"]]
     labels = [r["label"] for r in records]
