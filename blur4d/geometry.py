@@ -19,6 +19,7 @@ __all__ = [
     "project", "unproject", "umeyama", "Sim3", "ate", "heading_error_deg", "rotation_errors_deg",
     "triangulate_midpoint", "triangulate_along_rays", "sampson_distance", "fundamental_from_poses",
     "opencv_to_opengl", "skew", "rodrigues", "so3_log", "align_poses", "parallax_statistics", "parallax_evidence",
+    "parallax_band",
 ]
 
 
@@ -425,3 +426,15 @@ def parallax_evidence(stats: dict[str, float], cfg: Any) -> float:
     e_f = np.clip((stats["along_fraction"] - cfg.along_fraction) / cfg.along_span, 0.0, 1.0)
     e_x = np.clip((stats["excess_sigmas"] - cfg.excess_sigmas) / cfg.excess_sigmas, 0.0, 1.0)
     return float(e_f * e_x)
+
+
+def parallax_band(excess_sigmas: float, start: float = 1.0) -> str:
+    """The 3-way reading of the parallax excess (``parallax_statistics``' ``excess_sigmas``) that
+    the 3D check and the camera solve share, so that they cannot contradict each other: below
+    ``start`` sigmas the check's evidence is 0 (no parallax: ``"none"``), from twice ``start`` it is
+    full (``"parallax"``); in between (``"ambiguous"``) neither a baseline nor its absence is
+    established (the check's confidence there is at most its evidence ramp; the cameras report the
+    motion as undetermined rather than 'rotation-only')."""
+    if not np.isfinite(excess_sigmas) or excess_sigmas < start:
+        return "none"
+    return "parallax" if excess_sigmas >= 2.0 * start else "ambiguous"

@@ -9,6 +9,34 @@ import numpy as np
 from .config import EpipolarConfig
 
 
+def _parallax_growth(rig: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Does the parallax grow with the pairs' motion, as a rigid scene's must? A rigid scene's
+    parallax after the best homography is proportional to the baseline, so wide pairs show it
+    several times larger than consecutive ones; a time-local, non-rigid residual (a generator's
+    per-tile motion, rolling deformation) is as large over one frame as over the whole clip.
+
+    -> None when it cannot be judged (no consecutive pairs that show parallax, or no pair with
+    at least ``3x`` their motion), else ``ratio`` (the wide pairs' parallax beyond the noise
+    (90th-percentile residual after the homography less its noise floor) over the one the
+    consecutive pairs' parallax per pixel of motion predicts; ~1 for a rigid scene), and the
+    medians it came from.""" 
+    def excess(r: dict[str, Any]) -> float:  # the p90 residual beyond its noise floor (2D p90: 2.15 sigma)
+        return max(float(r.get("parallax_p90_px", 0.0)) - 2.15 * float(r.get("noise_sigma_px", 0.0)), 0.0)
+
+    short = [r for r in rig if r["j"] - r["i"] == 1 and r["displacement_p90_px"] > 0]
+    if len(short) < 2 or float(np.median([r.get("parallax_evidence", 0.0) for r in short])) < 0.5:
+        return None
+    m_s = float(np.median([r["displacement_p90_px"] for r in short]))
+    rate = float(np.median([excess(r) / r["displacement_p90_px"] for r in short]))
+    wide = [r for r in rig if r["displacement_p90_px"] >= 3.0 * m_s]
+    if not wide or rate <= 0:
+        return None
+    ratio = float(np.median([excess(r) / (rate * r["displacement_p90_px"]) for r in wide]))
+    return {"ratio": ratio, "short_excess_px": float(np.median([excess(r) for r in short])), "short_motion_px": m_s,
+            "wide_excess_px": float(np.median([excess(r) for r in wide])),
+            "wide_motion_px": float(np.median([r["displacement_p90_px"] for r in wide]))}
+
+
 def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, float, str, dict[str, Any]]:
     ok = [r for r in records if r["ok"]]
     labels = [r["label"] for r in records]
@@ -60,6 +88,21 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
         par = [r for r in rig if r["label"] == "parallax"] or rig
         pp = max(r["parallax_p90_px"] for r in par)
         fr = float(np.median([r.get("along_fraction", 0.5) for r in par]))
+        growth = _parallax_growth(rig)
+        if growth is not None:
+            summary["parallax_growth"] = {k: round(v, 4) for k, v in growth.items()}
+        if growth is not None and growth["ratio"] < cfg.min_growth:
+            # as large over one frame as over the clip: not a rigid scene's parallax, whose depth
+            # the cameras could not recover either (they may call it rotation or undetermined)
+            conf = min(conf, 0.4 * growth["ratio"] / cfg.min_growth)
+            return ("parallax", conf,
+                    f"residuals after the best homography run along the epipolar lines ({100 * fr:.0f}% of the "
+                    f"inliers; weighted evidence {p:.2f}) but do not grow with the baseline: "
+                    f"{growth['short_excess_px']:.2f} px beyond the noise over consecutive pairs moving "
+                    f"{growth['short_motion_px']:.1f} px, {growth['wide_excess_px']:.2f} px over pairs moving "
+                    f"{growth['wide_motion_px']:.1f} px ({growth['ratio']:.2f} of what a rigid scene's parallax "
+                    "would show): a non-rigid, time-local motion (e.g. a generator's per-region motion), not "
+                    f"recoverable 3D structure; low confidence{weak_note}", summary)
         return ("parallax", conf,
                 f"the residuals after the best homography run along the epipolar lines ({100 * fr:.0f}% of the "
                 f"inliers, median over parallax pairs; weighted evidence {p:.2f}), up to {pp:.1f} px (p90) against "
