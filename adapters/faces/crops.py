@@ -69,7 +69,8 @@ class CropFaceDetector:
                  min_face_px: float = 24.0, tile_period: int = 4, tiles_per_frame: int = 1,
                  crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
-                 stretches: tuple[float, ...] = (1.4,)) -> None:
+                 stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
+                 widened_tiles: bool = False) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -82,9 +83,12 @@ class CropFaceDetector:
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
         self.confirm_scales = tuple(float(x) for x in confirm_scales)
-        self.stretches = tuple(float(x) for x in stretches if float(x) != 1.0)  # views widened for turned faces
+        # turned faces: Face Mesh retried on crops widened this much; whole-frame detectors also run
+        # on the frame widened by ``views`` (and the tile sweep too with ``widened_tiles``)
+        self.stretches = tuple(float(x) for x in stretches if float(x) != 1.0)
+        self.views = tuple(float(x) for x in views if float(x) != 1.0)
         side = int(round(192 * float(min_face_px) / 24.0))
-        self.tiles = [(x, y, s, st) for st in (1.0, *self.stretches)
+        self.tiles = [(x, y, s, st) for st in (1.0, *(self.views if widened_tiles else ()))
                       for x, y, s in _tiles(int(round(self.W * st)), self.H, side)]
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
@@ -150,7 +154,7 @@ class CropFaceDetector:
         found: list[tuple[np.ndarray, float]] = []
         first = self.t == 0 or not self.track  # nothing known yet: sweep everything
         if first or self._relook or self.t % self.tile_period == 0:
-            for st in (1.0, *self.stretches):
+            for st in (1.0, *self.views):
                 view = frame if st == 1.0 else self._view(frame, st, 0, 0, int(round(W * st)), H)
                 for det in (self.full, self.short):
                     found += [(b / [st, 1, st, 1], sc, st) for b, sc in
