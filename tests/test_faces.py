@@ -103,6 +103,17 @@ def test_ids_gap_and_new_face():
     assert [int(i[0]) for i in F.assign_ids(far)] == [0, 1]
 
 
+
+def test_ids_continue_after_a_gap_when_the_velocity_is_stale():
+    """A face whose box grew then snapped back (a drifting mesh) and was lost for a frame keeps its
+    id where it is seen again at its last place (the bundled example's astronaut was split in 2)."""
+    sizes = [54, 54, 56, 62, 70, 76, 79, 48]
+    boxes = [_box(140, 122, s)[None] for s in sizes] + [np.zeros((0, 4))] + [_box(147, 122, 54)[None]] * 3
+    ids = F.assign_ids(boxes)
+    assert {int(i[0]) for i in ids if len(i)} == {0}
+    far = boxes[:8] + [np.zeros((0, 4)), _box(400, 122, 54)[None]]  # elsewhere: still another face
+    assert [int(i[0]) for i in F.assign_ids(far) if len(i)][-1] == 1
+
 # ----------------------------------------------------------------------------------- smoothing
 def test_one_euro_forward_backward_has_no_lag_and_reduces_noise():
     rng = np.random.default_rng(0)
@@ -434,6 +445,59 @@ def test_mesh_on_upscaled_crop_maps_back_to_full_frame_pixels(mp):
         det.close()
 
 
+def test_mesh_on_a_widened_crop_maps_back_and_finds_a_narrowed_face(mp):
+    """``stretch``: the crop widened 1.4x gives the same landmarks on a frontal face (the affine
+    map back is exact), and a face narrowed to 0.6 of its width (a turned poster) that the plain
+    crop misses or fits is found on the widened crop, where it lies."""
+    import cv2
+    from skimage import data
+
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    half = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((300, 400, 3), np.uint8)
+    canvas[20:276, 60:316] = half
+    det = CropFaceDetector(mp, 400, 300)
+    try:
+        box = (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
+        lm, _ = det.mesh_at(canvas, box)
+        lm_w, why = det.mesh_at(canvas, box, stretch=1.4)
+        assert why == "ok"
+        assert np.median(np.linalg.norm(lm_w[:468, :2] - lm[:468, :2], axis=1)) < 1.5  # face ~50 px wide
+        narrow = cv2.resize(half, (154, 256), interpolation=cv2.INTER_AREA)  # x' = 0.6 x (edges)
+        thin = np.zeros_like(canvas)
+        thin[20:276, 100:254] = narrow
+        nbox = np.array([(box[0] - 60 + 0.5) * 0.6 - 0.5 + 100, box[1], (box[2] - 60 + 0.5) * 0.6 - 0.5 + 100, box[3]])
+        lm_n, why = det.mesh_at(thin, nbox, stretch=1.6)
+        assert why == "ok"
+        expected = (lm[:468, :2] - [60, 0] + 0.5) * [0.6, 1.0] - 0.5 + [100, 0]
+        assert np.median(np.linalg.norm(lm_n[:468, :2] - expected, axis=1)) < 2.0
+    finally:
+        det.close()
+
+
+def test_a_lost_face_is_looked_for_around_its_last_box(mp):
+    """A face (~36 px, too small for the whole-frame detectors in a 640x480 frame) lost by its
+    tracker is found by the full-range detector in a window around its last box."""
+    import cv2
+    from skimage import data
+
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    k = 36.0 / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
+    small = cv2.resize(data.astronaut(), None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[260:260 + small.shape[0], 420:420 + small.shape[1]] = small
+    truth = (ASTRONAUT_FACE + 0.5) * k - 0.5 + [420, 260, 420, 260]
+    det = CropFaceDetector(mp, 640, 480)
+    try:
+        assert not det._boxes(det.full.process(frame), 640, 480)  # the whole-frame look misses it
+        found = det._around(frame, truth + [6, -4, 6, -4])
+        assert max(_box_iou(b, truth) for b, _, _ in found) > 0.4
+    finally:
+        det.close()
+
+
 def test_short_tracks_are_dropped_but_short_clips_keep_faces():
     from blur4d.adapters.faces.tracking import _drop_short_tracks
 
@@ -447,11 +511,11 @@ def test_short_tracks_are_dropped_but_short_clips_keep_faces():
 
 def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame_look(mp):
     """``tiles_per_frame`` tiles per frame in turn (every tile within len(tiles) frames; all on the
-    first frame); the whole-frame detectors every ``tile_period`` frames, and again on the frame
-    after a tracked face was lost."""
-    from blur4d.adapters.faces.crops import CropFaceDetector
+    first frame); the whole-frame detectors (on the frame and on its 1.4x widened view) every
+    ``tile_period`` frames, and again on the frame after a tracked face was lost."""
+    from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
 
-    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4)
+    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,))
     calls: list[tuple[int, int]] = []
     real = det.full.process
 
@@ -468,9 +532,11 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
             calls.clear()
             det(blank)
             per_frame.append(list(calls))
-        assert len(per_frame[0]) == n + 1  # the whole frame and every tile
-        tiles_seen = [c for f in per_frame[1:] for c in f if c != (360, 640)]
-        assert all(len([c for c in f if c != (360, 640)]) == min(2, n) for f in per_frame[1:])
+        assert n == len(_tiles(640, 360, 192))
+        assert len(per_frame[0]) == n + 2  # the whole frame, its widened view and every tile
+        assert (360, 896) in per_frame[0]
+        tiles_seen = [c for f in per_frame[1:] for c in f if c == (192, 192)]
+        assert all(len([c for c in f if c == (192, 192)]) == min(2, n) for f in per_frame[1:])
         assert len(tiles_seen) >= n
         whole = [t for t, f in enumerate(per_frame) if (360, 640) in f]
         assert whole == [t for t in range(len(per_frame)) if t % 4 == 0]

@@ -68,7 +68,9 @@ class CropFaceDetector:
     def __init__(self, mp: Any, W: int, H: int, *, min_score: float = 0.5, max_faces: int = 4,
                  min_face_px: float = 24.0, tile_period: int = 4, tiles_per_frame: int = 1,
                  crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
-                 max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True) -> None:
+                 max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
+                 stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
+                 widened_tiles: bool = False) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -81,20 +83,28 @@ class CropFaceDetector:
         self.min_score = float(min_score)
         self.confirm_short = max(float(min_score), 0.8)
         self.confirm_scales = tuple(float(x) for x in confirm_scales)
-        self.tiles = _tiles(self.W, self.H, int(round(192 * float(min_face_px) / 24.0)))
+        # turned faces: Face Mesh retried on crops widened this much; whole-frame detectors also run
+        # on the frame widened by ``views`` (and the tile sweep too with ``widened_tiles``)
+        self.stretches = tuple(float(x) for x in stretches if float(x) != 1.0)
+        self.views = tuple(float(x) for x in views if float(x) != 1.0)
+        side = int(round(192 * float(min_face_px) / 24.0))
+        self.tiles = [(x, y, s, st) for st in (1.0, *(self.views if widened_tiles else ()))
+                      for x, y, s in _tiles(int(round(self.W * st)), self.H, side)]
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
         self.tile_period = max(1, int(tile_period))
         self.tiles_per_frame = max(1, int(tiles_per_frame))
         self._next_tile = 0
         self._relook = False  # a face was lost: run the whole-frame detectors on the next frame
+        self._lost: list[tuple[np.ndarray, int]] = []  # (last box, frames left) of faces lost lately
+        self.lost_frames = 5  # ... looked for around their last box on this many frames
         self.crop_scale = float(crop_scale)
         self.max_reprojection = float(max_reprojection)
         self.model = model
         self.track = bool(track)  # False: every frame on its own (all tiles, no previous faces)
         self.t = 0
         self.previous = np.zeros((0, 4))
-        self.stats = {"candidates": 0, "meshes": 0, "rejected_position": 0, "rejected_geometry": 0,
+        self.stats = {"candidates": 0, "meshes": 0, "stretched": 0, "rejected_position": 0, "rejected_geometry": 0,
                       "rejected_unconfirmed": 0}
 
     def _video_mesh(self) -> Any:
@@ -118,6 +128,24 @@ class CropFaceDetector:
             out.append((box, float(d.score[0])))
         return out
 
+    @staticmethod
+    def _view(frame: np.ndarray, stretch: float, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        """The w x h window at (x0, y0) of the frame widened ``stretch`` times (x' = stretch x)."""
+        import cv2
+
+        M = np.array([[stretch, 0.0, -float(x0)], [0.0, 1.0, -float(y0)]])
+        return cv2.warpAffine(frame, M, (int(w), int(h)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def _around(self, frame: np.ndarray, box: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
+        """Full-range detections in a square window 4 face sizes wide around ``box`` (a small or
+        blurred face that the whole-frame detectors miss is found at this scale)."""
+        c = (box[:2] + box[2:]) / 2
+        side = int(min(max(192.0, 4.0 * float(np.max(box[2:] - box[:2]))), self.W, self.H))
+        x0 = int(np.clip(round(c[0] - side / 2), 0, self.W - side))
+        y0 = int(np.clip(round(c[1] - side / 2), 0, self.H - side))
+        win = np.ascontiguousarray(frame[y0:y0 + side, x0:x0 + side])
+        return [(b, sc, 1.0) for b, sc in self._boxes(self.full.process(win), side, side, x0, y0)]
+
     def candidates(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, 4) candidate boxes for this frame (detections + previous faces), NMS-merged, and
         (n,) whether each continues a face of the previous frame. The whole-frame detectors run
@@ -126,8 +154,14 @@ class CropFaceDetector:
         found: list[tuple[np.ndarray, float]] = []
         first = self.t == 0 or not self.track  # nothing known yet: sweep everything
         if first or self._relook or self.t % self.tile_period == 0:
-            found += self._boxes(self.full.process(frame), W, H) + self._boxes(self.short.process(frame), W, H)
+            for st in (1.0, *self.views):
+                view = frame if st == 1.0 else self._view(frame, st, 0, 0, int(round(W * st)), H)
+                for det in (self.full, self.short):
+                    found += [(b / [st, 1, st, 1], sc, st) for b, sc in
+                              self._boxes(det.process(view), view.shape[1], view.shape[0])]
         self._relook = False
+        for box, _ in self._lost:  # a face lost lately: the full-range detector around its last box
+            found += self._around(frame, box)
         if self.tiles:
             if first:
                 ks = list(range(len(self.tiles)))
@@ -136,29 +170,38 @@ class CropFaceDetector:
                 ks = [(self._next_tile + i) % len(self.tiles) for i in range(n)]
                 self._next_tile = (self._next_tile + n) % len(self.tiles)
             for k in ks:
-                x0, y0, s = self.tiles[k]
-                tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s])
-                found += self._boxes(self.full.process(tile), tile.shape[1], tile.shape[0], x0, y0)
-        boxes = list(self.previous) + [b for b, _ in found]
-        scores = [2.0] * len(self.previous) + [s for _, s in found]  # tracked faces first
+                x0, y0, s, st = self.tiles[k]
+                tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]) if st == 1.0 else \
+                    self._view(frame, st, x0, y0, s, s)
+                found += [(b / [st, 1, st, 1], sc, st) for b, sc in
+                          self._boxes(self.full.process(tile), tile.shape[1], tile.shape[0], x0, y0)]
+        boxes = list(self.previous) + [b for b, _, _ in found]
+        scores = [2.0] * len(self.previous) + [s for _, s, _ in found]
+        # tracked faces first, then detections in the plain frame; a widened view's detection
+        # only adds a face the plain views missed
+        rank = [3.0] * len(self.previous) + [s + (1.0 if st == 1.0 else 0.0) for _, s, st in found]
         if not boxes:
             return np.zeros((0, 4)), np.zeros(0, bool)
         b = np.asarray(boxes, np.float64)
-        keep = _nms(b, np.asarray(scores))
+        keep = _nms(b, np.asarray(rank))
         self.last_scores = np.asarray(scores)[keep]
         return b[keep], np.where(keep < len(self.previous), keep, -1)
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
     def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None,
-                scale: float | None = None) -> tuple[np.ndarray | None, str]:
-        """Face Mesh on a square crop around ``box`` -> ((478, 3) full-frame landmarks or None, why)."""
+                scale: float | None = None, stretch: float = 1.0) -> tuple[np.ndarray | None, str]:
+        """Face Mesh on a square crop around ``box`` -> ((478, 3) full-frame landmarks or None, why).
+        ``stretch`` > 1 widens the crop's content horizontally (a face turned away, narrowed by
+        foreshortening, looks more frontal to Face Mesh's own detector); the landmarks are mapped
+        back through the same affine map."""
         import cv2
 
         c = (box[:2] + box[2:]) / 2
         side = (scale or self.crop_scale) * max(box[2] - box[0], box[3] - box[1], 4.0)
         k = CROP_SIZE / side
-        origin = c - (CROP_SIZE - 1) / 2 / k  # full-frame point that lands on crop pixel (0, 0)
-        M = np.array([[k, 0.0, -k * origin[0]], [0.0, k, -k * origin[1]]])
+        kx = k * float(stretch)
+        origin = c - (CROP_SIZE - 1) / 2 / np.array([kx, k])  # full-frame point that lands on crop pixel (0, 0)
+        M = np.array([[kx, 0.0, -kx * origin[0]], [0.0, k, -k * origin[1]]])
         crop = cv2.warpAffine(frame, M, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA,
                               borderMode=cv2.BORDER_REPLICATE)
         res = (graph or self.mesh).process(np.ascontiguousarray(crop))
@@ -167,8 +210,8 @@ class CropFaceDetector:
         lm = _normalized_to_pixels(res.multi_face_landmarks[0].landmark, CROP_SIZE, CROP_SIZE).astype(np.float64)
         if len(lm) != NUM_LANDMARKS:
             return None, "none"
-        lm[:, :2] = lm[:, :2] / k + origin
-        lm[:, 2] /= k
+        lm[:, :2] = lm[:, :2] / [kx, k] + origin
+        lm[:, 2] /= k  # depth follows the face's true size (the vertical scale)
         return lm.astype(np.float32), "ok"
 
     def plausible(self, lm: np.ndarray, box: np.ndarray) -> str:
@@ -229,6 +272,11 @@ class CropFaceDetector:
             lm, _ = self.mesh_at(frame, box, graph)
             if lm is None and graph is not None:
                 lm, _ = self.mesh_at(frame, box)
+            for stretch in self.stretches if lm is None else ():
+                lm, _ = self.mesh_at(frame, box, stretch=stretch)
+                if lm is not None:
+                    self.stats["stretched"] += 1
+                    break
             if lm is None:
                 continue
             self.stats["meshes"] += 1
@@ -248,6 +296,9 @@ class CropFaceDetector:
                 graphs.append(graph if graph is not None else self._video_mesh())
         kept = sum(1 for g in graphs if any(g is h for h in self.graphs))
         self._relook = kept < len(self.graphs)  # a tracked face was lost: look again at the whole frame
+        lost = [(b, self.lost_frames) for g, b in zip(self.graphs, self.previous) if not any(g is h for h in graphs)]
+        self._lost = [(b, n - 1) for b, n in self._lost + lost
+                      if n > 1 and not any(_iou(b, m) > 0.2 for m in boxes)] if self.track else []
         for g in self.graphs:
             if not any(g is h for h in graphs):
                 g.close()

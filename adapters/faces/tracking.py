@@ -31,7 +31,8 @@ def assign_ids(boxes: Sequence[np.ndarray], *, max_gap: int = 5, max_cost: float
     ``boxes[t]`` (n_t, 4) x0, y0, x1, y1. Returns per frame (n_t,) int track indices, numbered in
     order of first appearance. Each live track predicts its centre and log-size at frame t with
     a constant velocity; detections are matched by the Hungarian algorithm on
-    ``|centre - predicted| / predicted size + |log(size / predicted size)|``, pairs costing more
+    ``|centre - predicted| / predicted size + |log(size / predicted size)|`` (after a gap, the
+    smaller of that and the same cost against the last seen box), pairs costing more
     than ``max_cost`` (twice that for a track seen once, which has no velocity yet) are not
     matched, unmatched detections start tracks, and tracks unseen for more than ``max_gap`` frames
     are closed.
@@ -57,6 +58,10 @@ def assign_ids(boxes: Sequence[np.ndarray], *, max_gap: int = 5, max_cost: float
                 pc = centre[j] + vel[j] * dt
                 pls = logsize[j] + vlog[j] * dt
                 cost[r] = np.linalg.norm(c - pc, axis=1) / math.exp(pls) + np.abs(np.log(s) - pls)
+                if dt > 1:  # across a gap the velocity may be stale (a face lost while its box drifted):
+                    # a detection where the face was last seen continues it too
+                    still = np.linalg.norm(c - centre[j], axis=1) / math.exp(logsize[j]) + np.abs(np.log(s) - logsize[j])
+                    cost[r] = np.minimum(cost[r], still)
             rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
             for r, i in zip(rows, cols):
                 gate = max_cost * (2.0 if seen[live[r]] == 1 else 1.0)  # no velocity yet: wider gate
