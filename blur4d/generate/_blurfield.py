@@ -290,6 +290,10 @@ class BlurField:
     evidence: dict = field(default_factory=dict)
     """Per region: mean blur evidence (dip) of its tiles under its motion (0: the camera field's
     mean evidence over all tiles) and the number of its tiles (``(evidence, tiles)``)."""
+    support: np.ndarray | None = None
+    """(ny, nx) blur evidence (dip) of each tile under the motion the field gives it: low where
+    the tile's content does not show that motion (e.g. a person moving on their own inside the
+    camera field's region, or no texture)."""
 
     @property
     def regions(self) -> list[int]:
@@ -409,6 +413,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     local = np.full(glen.shape + (2,), np.nan)
     comp, n = ndimage.label(is_local)
     evidence: dict[int, tuple[float, int]] = {0: (float(gscore), int((labels == 0).sum()))}
+    support = d_cam.copy()
     for k in range(1, n + 1):
         m = comp == k
         # one vector per region: the candidate with the most summed evidence over its tiles
@@ -425,6 +430,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
             v = -v
         local[m] = v
         labels[m] = k
+        support[m] = st.dip(np.full(m.shape, v[0]), np.full(m.shape, v[1]))[m]
         evidence[k] = (best / max(int(m.sum()), 1), int(m.sum()))
     # canonical sign of the camera field: its mean points right (or down when vertical)
     mean = np.array([np.mean(gx), np.mean(gy)])
@@ -432,4 +438,4 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
         params = -params
     return BlurField(size=(W, H), centers_x=st.centers_x, centers_y=st.centers_y, global_params=params,
                      global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32),
-                     evidence=evidence)
+                     evidence=evidence, support=support.astype(np.float32))

@@ -73,12 +73,13 @@ def _tv_term(latent: np.ndarray, eps: float = 1e-3) -> np.ndarray:
 
 
 def richardson_lucy(photo: np.ndarray, warper: Warper, times: np.ndarray, iters: int = 20,
-                    damping: float = 0.0, tv: float = 0.0) -> np.ndarray:
+                    damping: float | np.ndarray = 0.0, tv: float = 0.0) -> np.ndarray:
     """Deblur ``photo`` (H, W, C) float32 linear light under the warp blur operator.
 
     The ratio is clipped to [0.5, 2] per iteration and the result to [0, 1.2], which keeps
     ringing at occlusions and saturated pixels in check; ``damping`` > 0 shrinks each update
-    towards 1; ``tv`` > 0 adds a total-variation prior (RL-TV)."""
+    towards 1 (a number, or an (H, W, 1) map: 1 = leave the photo as it is there); ``tv`` > 0
+    adds a total-variation prior (RL-TV)."""
     eps = 1e-4
     latent = photo.astype(np.float32).copy()
     if warper.max_len < 0.5:
@@ -88,8 +89,8 @@ def richardson_lucy(photo: np.ndarray, warper: Warper, times: np.ndarray, iters:
         blurred = warper.average(latent, times)
         ratio = np.clip(photo / np.maximum(blurred, eps), 0.5, 2.0)
         corr = warper.average(ratio, neg)
-        if damping > 0:
-            corr = 1.0 + (corr - 1.0) * (1.0 - damping)
+        if np.any(np.asarray(damping) > 0):
+            corr = 1.0 + (corr - 1.0) * (1.0 - np.asarray(damping, np.float32))
         if tv > 0:  # total-variation regularised RL (Dey et al. 2006): limits ringing and noise
             corr = corr / np.maximum(1.0 - tv * _tv_term(latent), 0.2)
         latent = np.clip(latent * corr, 0.0, 1.2)

@@ -78,6 +78,10 @@ class ClassicalGenerator:
     """Richardson-Lucy iterations of the deconvolution (0 = carry the blurry photo itself)."""
     tv: float = 0.0
     """Weight of the total-variation prior in the deconvolution (0 = plain Richardson-Lucy)."""
+    support: tuple[float, float] | None = (0.03, 0.10)
+    """Deconvolve only where the blur evidence supports the motion (see :func:`support_damping`):
+    tiles whose evidence under their own motion is below ``support[0]`` are not sharpened, above
+    ``support[1]`` fully; None = deconvolve everywhere alike."""
     min_evidence: float = 0.05
     """Mean tile evidence below which the camera is taken as static."""
     output_size: tuple[int, int] | None = None
@@ -103,6 +107,11 @@ class ClassicalGenerator:
             raise InputError(f"classical: tile must be >= 16, got {self.tile}")
         if not 0.0 <= float(self.coarse) < 1.0:
             raise InputError(f"classical: coarse must be in [0, 1), got {self.coarse}")
+        if self.support is not None:
+            lo, hi = (float(v) for v in self.support)
+            if not lo < hi:
+                raise InputError(f"classical: support must be (low, high) with low < high, got {self.support!r}")
+            self.support = (lo, hi)
         if int(self.iterations) < 0:
             raise InputError(f"classical: iterations must be >= 0, got {self.iterations}")
         if self.output_size is not None:
@@ -161,7 +170,8 @@ class ClassicalGenerator:
         t = time.perf_counter()
         warper = Warper(V)
         times = sample_times(-0.5, 0.5, warper.max_len, step=1.0, cap=48)
-        latent = richardson_lucy(lin_proc, warper, times, iters=self.iterations, tv=self.tv)
+        damping = support_damping(bf, pw, ph, self.support) if self.support is not None else 0.0
+        latent = richardson_lucy(lin_proc, warper, times, iters=self.iterations, tv=self.tv, damping=damping)
         reblur = warper.average(latent, times)
         lin_out = lin if (Wo, Ho) == (W0, H0) else cv2.resize(lin, (Wo, Ho), interpolation=cv2.INTER_AREA)
         residual = lin_out - _resize(reblur, Wo, Ho)
@@ -234,12 +244,28 @@ class ClassicalGenerator:
 
     def _config(self) -> dict[str, Any]:
         return {"max_side": self.max_side, "estimate_side": self.estimate_side, "tile": self.tile,
-                "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
+                "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv,
+                "support": list(self.support) if self.support is not None else None, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
                 "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence}
 
 
 # ----------------------------------------------------------------------------------------------
+def support_damping(bf: Any, width: int, height: int, ramp: tuple[float, float]) -> np.ndarray:
+    """(H, W, 1) Richardson-Lucy damping: 1 - ramp(per-tile blur evidence of the tile's own motion).
+
+    Deconvolving along a motion the tile does not show (a person moving on their own inside the
+    camera field's region; measured on real 240 fps footage, where 20 RL iterations under the
+    camera pan turned such regions into ringing halos) sharpens the wrong kernel; a tile whose
+    content shows its motion (blur evidence well above the ~0 of a wrong motion) is deconvolved
+    fully. Tiles without texture have no evidence either, and nothing to sharpen."""
+    if bf.support is None:
+        return np.zeros((height, width, 1), np.float32)
+    lo, hi = ramp
+    fit = np.clip((np.asarray(bf.support, np.float32) - lo) / (hi - lo), 0.0, 1.0)
+    return (1.0 - np.clip(bf._interp(fit, width, height), 0.0, 1.0))[..., None].astype(np.float32)
+
+
 def _deg(a: float) -> float:
     return round(float(a) % 360.0, 2)
 
