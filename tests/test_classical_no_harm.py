@@ -261,3 +261,25 @@ def test_symmetric_requests_and_present_frames_commit_to_one_direction():
     assert np.array_equal(*guided)
     with pytest.raises(InputError):
         _gen(direction_belief=0.2)
+
+
+def test_tile_fit_marks_tiles_that_moved_otherwise():
+    """A horizontal 9 px blur everywhere, except the right half blurred vertically: the field fitted
+    to the all-horizontal photo explains the left tiles (fit near 1) and not the right ones (fit low),
+    so the frames there stay near the photo."""
+    from blur4d.generate._blurfield import estimate_field
+    from blur4d.generate._confidence import tile_fit
+
+    sharp = _mondrian(256, 192, seed=3)
+    horiz = _box_blur_x(sharp, 9)
+    vert = np.swapaxes(_box_blur_x(np.ascontiguousarray(np.swapaxes(sharp, 0, 1)), 9), 0, 1)
+    mixed = horiz.copy()
+    mixed[:, 128:] = vert[:, 128:]
+    g_h, g_m = (decode(x).mean(axis=2) for x in (horiz, mixed))
+    bf = estimate_field(g_h, tile=48)
+    same = tile_fit(bf, g_h, 48)
+    assert same.mean() > 0.8, same  # (single tiles of a texture can dip deeper elsewhere)
+    fit = tile_fit(bf, g_m, 48)
+    cols = bf.centers_x
+    left, right = fit[:, cols < 100], fit[:, cols > 156]
+    assert left.mean() > 0.8 > 0.3 > right.mean(), (left.mean(), right.mean())

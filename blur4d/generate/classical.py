@@ -23,7 +23,10 @@ Pipeline (all in linear light, Eq. 1):
    blur anywhere, every frame is the photo, bit for bit); above, frames are blended with the
    photo by the confidence in linear light (the expected-error-optimal render when the motion is
    right with that probability; blur consistency is kept), and low confidence raises the
-   ambiguity map.
+   ambiguity map. The confidence is scaled per tile by how well the region's motion explains
+   the tile against the best free motion there (something else moves: keep the photo there).
+   Frames outside the exposure whose time mirror is not requested (only past, or only future)
+   average both time directions (``direction_belief``).
 
 The time direction of each region is ambiguous (a motion and its reverse give the same blur):
 ``samples`` > 1 returns videos with different per-region signs (seeded), and ``direction``
@@ -92,6 +95,10 @@ class ClassicalGenerator:
     """Confidence (see :mod:`blur4d.generate._confidence`) below which a region's motion is
     taken as not there (no blur: its frames are the photo); 0 keeps every estimated motion at
     full strength (the model without the do-no-harm step)."""
+    tile_check: bool = True
+    """Scale each region's confidence per tile by how well its motion explains the tile against
+    the best free motion there (:func:`blur4d.generate._confidence.tile_fit`): frames keep the
+    photo where something else moves."""
     direction_belief: float = 0.5
     """Probability given to a region's time direction (the sample's sign, where no direction
     guidance fixes it) for frames outside the exposure [-0.5, 0.5] whose time mirror is not
@@ -134,7 +141,7 @@ class ClassicalGenerator:
         import cv2
 
         from ._blurfield import estimate_field
-        from ._confidence import conf_grid, region_confidence
+        from ._confidence import conf_grid, region_confidence, tile_fit
         from ._render import Warper, richardson_lucy, sample_times
 
         timings: dict[str, float] = {}
@@ -167,7 +174,8 @@ class ClassicalGenerator:
         bf = estimate_field(gray, tile=min(self.tile, ew, eh), min_global=self.min_evidence, coarse=float(self.coarse))
         bf, conf = region_confidence(bf, gray, self.min_confidence)
         V, labels = bf.dense(pw, ph)
-        C = bf._interp(conf_grid(bf, conf), pw, ph) if conf else np.zeros((ph, pw), np.float32)
+        fit = tile_fit(bf, gray, min(self.tile, ew, eh)) if conf and self.tile_check else None
+        C = bf._interp(conf_grid(bf, conf, fit), pw, ph) if conf else np.zeros((ph, pw), np.float32)
         timings["estimate"] = time.perf_counter() - t
         progress("generate", 1, total)
 
@@ -262,7 +270,7 @@ class ClassicalGenerator:
                 "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
                 "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence,
-                "direction_belief": self.direction_belief}
+                "tile_check": self.tile_check, "direction_belief": self.direction_belief}
 
 
 # ----------------------------------------------------------------------------------------------
