@@ -171,9 +171,6 @@ def conf_grid(bf: Any, conf: dict[int, float], fit: np.ndarray | None = None) ->
 # per-tile fit ramp (see tile_fit): full confidence up to this excess of the best free motion's
 # evidence over the model's, none from the second value on
 TILE_GAP = (0.10, 0.30)
-# and no confidence where the model's own evidence at a textured tile is below the first value,
-# full from the second on (None: no such ramp)
-TILE_SUPPORT: tuple[float, float] | None = None
 
 
 def tile_fit(bf: Any, gray: np.ndarray, tile: int) -> np.ndarray:
@@ -202,9 +199,4 @@ def tile_fit(bf: Any, gray: np.ndarray, tile: int) -> np.ndarray:
     cx, cy = (L * np.cos(A)).ravel(), (L * np.sin(A)).ravel()
     d_best = st.dip(cx[:, None, None], cy[:, None, None]).max(0)
     lo, hi = TILE_GAP
-    fit = np.clip((hi - (d_best - d_model)) / (hi - lo), 0.0, 1.0)
-    if TILE_SUPPORT is not None:
-        s0, s1 = TILE_SUPPORT
-        textured = st.texture > 0.05 * np.median(st.texture)
-        fit = np.where(textured, fit * np.clip((d_model - s0) / (s1 - s0), 0.0, 1.0), fit)
-    return fit.astype(np.float32)
+    return np.clip((hi - (d_best - d_model)) / (hi - lo), 0.0, 1.0).astype(np.float32)
