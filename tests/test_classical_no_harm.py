@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blur4d.errors import InputError
 from blur4d.exposure import decode, encode_uint8
 from blur4d.generate._confidence import edge_ratio
 from blur4d.generate.classical import ClassicalGenerator
@@ -213,3 +214,72 @@ def test_peak_step_ratio_tells_sharp_thin_lines_from_blurred_edges():
     V[..., 0] = L
     assert peak_step_ratio(blurred, V) < 1.8 < 3.0 < peak_step_ratio(lines, V)
     assert np.isnan(peak_step_ratio(lines, np.zeros_like(V)))
+
+
+def _one_sided_truths(scene, bounds):
+    """True frames of ``bounds`` for the scene's motion and for its time reverse (the same photo)."""
+    fwd = np.stack([encode_uint8(scene.render_interval(float(a), float(b), 8)) for a, b in bounds])
+    rev = np.stack([encode_uint8(scene.render_interval(-float(b), -float(a), 8)) for a, b in bounds])
+    return fwd, rev
+
+
+def test_unsure_time_direction_costs_little_on_past_only_frames():
+    """Only past frames asked for: the photo cannot tell the motion from its reverse, so the true
+    past is either of two. Committing to one direction (belief 1) is worse than the photo
+    repeated in one of the two worlds; the default render (both directions averaged) stays above
+    the photo repeated in both."""
+    scene = benchmark_scenes(240, 136, blur=1.0)["translation"]
+    case = ground_truth_case(scene, "t", subframes=7)
+    d = 1.0 / 7
+    bounds = np.array([[-0.5 - 3 * d, -0.5 - 2 * d], [-0.5 - 2 * d, -0.5 - d], [-0.5 - d, -0.5]])
+    truths = _one_sided_truths(scene, bounds)
+    base = [psnr_p(np.repeat(case.photo[None], 3, 0), t)["psnr_p"] for t in truths]
+    margins = {}
+    for belief in (1.0, 0.5):
+        frames = _gen(direction_belief=belief)(case.photo, Intervals(bounds), seed=0).video.frames
+        margins[belief] = [psnr_p(frames, t)["psnr_p"] - b for t, b in zip(truths, base)]
+    assert min(margins[1.0]) < -0.5 < 0.0 < min(margins[0.5]), margins
+    assert max(margins[1.0]) > max(margins[0.5])  # the price: less gain in the lucky world
+
+
+def test_symmetric_requests_and_present_frames_commit_to_one_direction():
+    """Past and future asked for symmetrically (the clip reversed is the other answer) and frames
+    inside the exposure are rendered as before (one direction, the clip may play backwards); an
+    unpaired future frame is the average of both directions; guided regions always commit."""
+    case = ground_truth_case(benchmark_scenes(240, 136, blur=1.0)["translation"], "t", subframes=7)
+    sym = Intervals.past_present_future(6)
+    a = _gen()(case.photo, sym, seed=0).video.frames
+    b = _gen(direction_belief=1.0)(case.photo, sym, seed=0).video.frames
+    assert np.array_equal(a, b)
+    one = Intervals(np.array([[-0.5, 0.0], [0.0, 0.5], [0.6, 0.8]]))
+    a = _gen()(case.photo, one, seed=0)
+    b = _gen(direction_belief=1.0)(case.photo, one, seed=0)
+    assert np.array_equal(a.video.frames[:2], b.video.frames[:2])
+    assert np.abs(a.video.frames[2].astype(int) - b.video.frames[2]).mean() > 1.0
+    guided = [_gen(direction_belief=bel)(case.photo, one, seed=0, direction="left-to-right").video.frames[2]
+              for bel in (0.5, 1.0)]
+    assert np.array_equal(*guided)
+    with pytest.raises(InputError):
+        _gen(direction_belief=0.2)
+
+
+def test_tile_fit_marks_tiles_that_moved_otherwise():
+    """A horizontal 9 px blur everywhere, except the right half blurred vertically: the field fitted
+    to the all-horizontal photo explains the left tiles (fit near 1) and not the right ones (fit low),
+    so the frames there stay near the photo."""
+    from blur4d.generate._blurfield import estimate_field
+    from blur4d.generate._confidence import tile_fit
+
+    sharp = _mondrian(256, 192, seed=3)
+    horiz = _box_blur_x(sharp, 9)
+    vert = np.swapaxes(_box_blur_x(np.ascontiguousarray(np.swapaxes(sharp, 0, 1)), 9), 0, 1)
+    mixed = horiz.copy()
+    mixed[:, 128:] = vert[:, 128:]
+    g_h, g_m = (decode(x).mean(axis=2) for x in (horiz, mixed))
+    bf = estimate_field(g_h, tile=48)
+    same = tile_fit(bf, g_h, 48)
+    assert same.mean() > 0.8, same  # (single tiles of a texture can dip deeper elsewhere)
+    fit = tile_fit(bf, g_m, 48)
+    cols = bf.centers_x
+    left, right = fit[:, cols < 100], fit[:, cols > 156]
+    assert left.mean() > 0.8 > 0.3 > right.mean(), (left.mean(), right.mean())

@@ -157,9 +157,46 @@ def region_confidence(bf: Any, gray: np.ndarray, min_confidence: float = 0.15) -
     return replace(bf, labels=labels, global_params=params), keep
 
 
-def conf_grid(bf: Any, conf: dict[int, float]) -> np.ndarray:
-    """(ny, nx) float32 tile grid of the region confidences (0 on static tiles)."""
+def conf_grid(bf: Any, conf: dict[int, float], fit: np.ndarray | None = None) -> np.ndarray:
+    """(ny, nx) float32 tile grid of the region confidences (0 on static tiles), times the
+    per-tile ``fit`` (:func:`tile_fit`) where given."""
     grid = np.zeros(bf.labels.shape, np.float32)
     for r, c in conf.items():
         grid[bf.labels == r] = c
+    if fit is not None:
+        grid *= fit.astype(np.float32)
     return grid
+
+
+# per-tile fit ramp (see tile_fit): full confidence up to this excess of the best free motion's
+# evidence over the model's, none from the second value on
+TILE_GAP = (0.10, 0.30)
+
+
+def tile_fit(bf: Any, gray: np.ndarray, tile: int) -> np.ndarray:
+    """(ny, nx) factor in [0, 1] per tile of ``bf``: how well the field's own motion explains the
+    tile compared with the best free motion there. A region's confidence is one number for many
+    tiles; where something else moves (a person in front of a shaking camera, weakly enough not
+    to become a region of its own), the region's motion is wrong there and its frames cost more
+    than the photo. The blur evidence (dip, see :mod:`._blurfield`) of the field's vector at the
+    tile, ``d_model``, against the largest dip over a fan of free vectors, ``d_best``:
+    ``ramp(-(d_best - d_model); -gap[1], -gap[0])``. Set on the issue protocol's realblur cases
+    and the ray-cast scenes (``benchmarks/generator.py``)."""
+    from ._blurfield import tile_stats
+
+    H, W = gray.shape
+    st = tile_stats(gray, tile=min(int(tile), W, H), lag_smooth=1.0)
+    if st.texture.shape != bf.labels.shape:  # a different tiling: no per-tile check
+        return np.ones(bf.labels.shape, np.float32)
+    V, _ = bf.dense(W, H)
+    iy = np.clip(np.round(st.centers_y).astype(int), 0, H - 1)
+    ix = np.clip(np.round(st.centers_x).astype(int), 0, W - 1)
+    Vc = V[iy][:, ix]
+    d_model = st.dip(Vc[..., 0], Vc[..., 1])
+    angles = np.arange(48) * np.pi / 48
+    lags = np.arange(st.min_lag, st.max_lag + 1e-6, 1.0)
+    A, L = np.meshgrid(angles, lags, indexing="ij")
+    cx, cy = (L * np.cos(A)).ravel(), (L * np.sin(A)).ravel()
+    d_best = st.dip(cx[:, None, None], cy[:, None, None]).max(0)
+    lo, hi = TILE_GAP
+    return np.clip((hi - (d_best - d_model)) / (hi - lo), 0.0, 1.0).astype(np.float32)

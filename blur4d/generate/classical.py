@@ -23,7 +23,10 @@ Pipeline (all in linear light, Eq. 1):
    blur anywhere, every frame is the photo, bit for bit); above, frames are blended with the
    photo by the confidence in linear light (the expected-error-optimal render when the motion is
    right with that probability; blur consistency is kept), and low confidence raises the
-   ambiguity map.
+   ambiguity map. The confidence is scaled per tile by how well the region's motion explains
+   the tile against the best free motion there (something else moves: keep the photo there).
+   Frames outside the exposure whose time mirror is not requested (only past, or only future)
+   average both time directions (``direction_belief``).
 
 The time direction of each region is ambiguous (a motion and its reverse give the same blur):
 ``samples`` > 1 returns videos with different per-region signs (seeded), and ``direction``
@@ -96,6 +99,21 @@ class ClassicalGenerator:
     """Confidence (see :mod:`blur4d.generate._confidence`) below which a region's motion is
     taken as not there (no blur: its frames are the photo); 0 keeps every estimated motion at
     full strength (the model without the do-no-harm step)."""
+    tile_check: bool = True
+    """Scale each region's confidence per tile by how well its motion explains the tile against
+    the best free motion there (:func:`blur4d.generate._confidence.tile_fit`): frames keep the
+    photo where something else moves."""
+    direction_belief: float = 0.5
+    """Probability given to a region's time direction (the sample's sign, where no direction
+    guidance fixes it) for frames outside the exposure [-0.5, 0.5] whose time mirror is not
+    requested as well. The photo cannot tell a motion from its reverse: a clip with a requested
+    interval's mirror [-b, -a] for each [a, b] (the present frames tiling the exposure, past and
+    future frames asked for symmetrically) is right up to playing it backwards, so it commits to
+    the sample's direction; an unpaired frame outside the exposure (only past, or only future)
+    has no such equivalent: committed, it is the true future frame when the direction is wrong.
+    Its outside part is rendered as ``belief`` x (this direction) + (1 - belief) x (the reverse)
+    in linear light, the expected-error-optimal frame when the direction is right with that
+    probability: 0.5 (no direction evidence) averages both; 1 always commits."""
     _last: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +130,8 @@ class ClassicalGenerator:
             if not lo < hi:
                 raise InputError(f"classical: support must be (low, high) with low < high, got {self.support!r}")
             self.support = (lo, hi)
+        if not 0.5 <= float(self.direction_belief) <= 1.0:
+            raise InputError(f"classical: direction_belief must be in [0.5, 1], got {self.direction_belief}")
         if int(self.iterations) < 0:
             raise InputError(f"classical: iterations must be >= 0, got {self.iterations}")
         if self.output_size is not None:
@@ -130,7 +150,7 @@ class ClassicalGenerator:
         import cv2
 
         from ._blurfield import estimate_field
-        from ._confidence import conf_grid, region_confidence
+        from ._confidence import conf_grid, region_confidence, tile_fit
         from ._render import Warper, richardson_lucy, sample_times
 
         timings: dict[str, float] = {}
@@ -163,7 +183,8 @@ class ClassicalGenerator:
         bf = estimate_field(gray, tile=min(self.tile, ew, eh), min_global=self.min_evidence, coarse=float(self.coarse))
         bf, conf = region_confidence(bf, gray, self.min_confidence)
         V, labels = bf.dense(pw, ph)
-        C = bf._interp(conf_grid(bf, conf), pw, ph) if conf else np.zeros((ph, pw), np.float32)
+        fit = tile_fit(bf, gray, min(self.tile, ew, eh)) if conf and self.tile_check else None
+        C = bf._interp(conf_grid(bf, conf, fit), pw, ph) if conf else np.zeros((ph, pw), np.float32)
         timings["estimate"] = time.perf_counter() - t
         progress("generate", 1, total)
 
@@ -191,6 +212,9 @@ class ClassicalGenerator:
         photo_out = pixels if (Wo, Ho) == (W0, H0) else encoder(lin_out)
         still = C_out[..., 0] <= 0.0
         blend, any_still = bool((C_out < 1.0).any()), bool(still.any())
+        hedge = _unpaired_outside(intervals.bounds) * (1.0 - float(self.direction_belief))
+        if all(guided.get(r, False) for r in regions):
+            hedge[:] = 0.0  # every region's direction is given
         videos: list[Video] = []
         choices: list[dict[str, Any]] = []
         t = time.perf_counter()
@@ -198,6 +222,10 @@ class ClassicalGenerator:
         for k, signs in enumerate(sign_sets):
             Vk = V if all(v > 0 for v in signs.values()) else bf.dense(pw, ph, signs)[0]
             wk = Warper(Vk)
+            w_rev = None  # the reverse of the unguided regions, for frames outside the exposure
+            if hedge.any():
+                rev = {r: (s if guided.get(r, False) else -s) for r, s in ((r, signs.get(r, 1.0)) for r in regions)}
+                w_rev = Warper(bf.dense(pw, ph, rev)[0]) if any(guided.values()) else None
             frames = np.empty((len(intervals), Ho, Wo, 3), np.uint8)
             for i, (a, b) in enumerate(intervals.bounds):
                 if not conf:  # no blur anywhere: every frame is the photo
@@ -205,7 +233,12 @@ class ClassicalGenerator:
                     done += 1
                     progress("generate", done, total)
                     continue
-                f = wk.average(latent, sample_times(float(a), float(b), wk.max_len, step=1.0, cap=64))
+                ts = sample_times(float(a), float(b), wk.max_len, step=1.0, cap=64)
+                f = wk.average(latent, ts)
+                if hedge[i] > 0:  # unpaired frame outside the exposure: both time directions
+                    fr = w_rev.average(latent, ts) if w_rev is not None else wk.average(latent, -ts)
+                    f *= 1.0 - hedge[i]
+                    f += hedge[i] * fr
                 f = _resize(f, Wo, Ho) + residual
                 if blend:
                     f -= lin_out
@@ -247,7 +280,8 @@ class ClassicalGenerator:
                 "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv,
                 "support": list(self.support) if self.support is not None else None, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
-                "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence}
+                "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence,
+                "tile_check": self.tile_check, "direction_belief": self.direction_belief}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,6 +298,22 @@ def support_damping(bf: Any, width: int, height: int, ramp: tuple[float, float])
     lo, hi = ramp
     fit = np.clip((np.asarray(bf.support, np.float32) - lo) / (hi - lo), 0.0, 1.0)
     return (1.0 - np.clip(bf._interp(fit, width, height), 0.0, 1.0))[..., None].astype(np.float32)
+
+
+def _unpaired_outside(bounds: np.ndarray) -> np.ndarray:
+    """Per interval [a, b]: the fraction of it outside the exposure [-0.5, 0.5] (instantaneous:
+    0 or 1), 0 where its time mirror [-b, -a] is requested too (the clip reversed then holds it)."""
+    keys = {(round(float(a), 6), round(float(b), 6)) for a, b in bounds}
+    out = np.zeros(len(bounds))
+    for i, (a, b) in enumerate(bounds):
+        a, b = float(a), float(b)
+        if (round(-b, 6), round(-a, 6)) in keys:
+            continue
+        if b <= a:
+            out[i] = float(abs(a) > 0.5)
+        else:
+            out[i] = 1.0 - max(0.0, min(b, 0.5) - max(a, -0.5)) / (b - a)
+    return out
 
 
 def _deg(a: float) -> float:
