@@ -21,7 +21,8 @@ from blur4d.batch import worker as worker_mod
 from blur4d.cli.main import main
 
 CHECK_OPTS = ["--verb", "check", "--frames", "6", "--seed", "3"]
-VOLATILE = {"seconds", "timings", "created", "time", "elapsed", "load_seconds", "write_seconds"}
+VOLATILE = {"seconds", "timings", "created", "time", "elapsed", "load_seconds", "write_seconds",
+            "interval", "concurrent"}  # stage intervals and overlap: wall-clock measures (#18 threads)
 
 
 # ------------------------------------------------------------------------------------------------
