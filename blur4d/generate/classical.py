@@ -99,7 +99,7 @@ class ClassicalGenerator:
     """Confidence (see :mod:`blur4d.generate._confidence`) below which a region's motion is
     taken as not there (no blur: its frames are the photo); 0 keeps every estimated motion at
     full strength (the model without the do-no-harm step)."""
-    tile_check: bool = True
+    tile_check: bool = False
     """Scale each region's confidence per tile by how well its motion explains the tile against
     the best free motion there (:func:`blur4d.generate._confidence.tile_fit`): frames keep the
     photo where something else moves."""
