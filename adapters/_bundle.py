@@ -110,18 +110,28 @@ def _bundle_adjust(poses: np.ndarray, X: np.ndarray, cam_idx: np.ndarray, pt_idx
         if nf:
             Hcc[-1, -1] = float((w[:, None] * Jf ** 2).sum())
             gc[-1] = float((Jf * wr).sum())
-            fc = np.einsum("m,ma,mai->mi", wm, Jf[m], Jm)  # (M', 6)
+            fc = ((Jf[m] * wm[:, None])[:, None, :] @ Jm)[:, 0]  # (M', 6)
             for k in range(F):
                 Hcc[-1, 6 * k:6 * k + 6] = Hcc[6 * k:6 * k + 6, -1] = fc[cam_bounds[k]:cam_bounds[k + 1]].sum(0)
-            Hcp[:, -1] = to_pt(np.einsum("m,ma,mai->mi", w, Jf, Jp))
-        Hcp_f = _flat(Hcp)
+            Hcp[:, -1] = to_pt(((Jf * w[:, None])[:, None, :] @ Jp)[:, 0])
+        Hcp_f = None
         improved = False
         for _ in range(8):
             Hpp_d = Hpp + lam * np.einsum("pii->pi", Hpp)[:, :, None] * np.eye(3) + 1e-12 * np.eye(3)
-            Hpp_inv = _inv_blocks(Hpp_d)
-            A = _flat(Hcp @ Hpp_inv)  # (NC, 3P)
-            S = Hcc + lam * np.diag(np.diag(Hcc)) - A @ Hcp_f.T
-            rhs = -gc + A @ gp.ravel()
+            try:
+                # Hpp_d^-1 = L^-T L^-1: the Schur product Hcp Hpp_d^-1 Hcp^T = B B^T with B = Hcp L^-T,
+                # one symmetric product (half a general one)
+                Linv = np.linalg.inv(np.linalg.cholesky(Hpp_d))
+                Hpp_inv = Linv.transpose(0, 2, 1) @ Linv
+                B = _flat(Hcp @ Linv.transpose(0, 2, 1))  # (NC, 3P)
+                S = Hcc + lam * np.diag(np.diag(Hcc)) - B @ B.T
+                rhs = -gc + B @ (Linv @ gp[:, :, None]).ravel()
+            except np.linalg.LinAlgError:  # a rank-deficient point block: pseudo-inverse
+                Hpp_inv = _inv_blocks(Hpp_d)
+                Hcp_f = _flat(Hcp) if Hcp_f is None else Hcp_f
+                A = _flat(Hcp @ Hpp_inv)  # (NC, 3P)
+                S = Hcc + lam * np.diag(np.diag(Hcc)) - A @ Hcp_f.T
+                rhs = -gc + A @ gp.ravel()
             try:
                 dc = np.linalg.solve(S + 1e-12 * np.eye(NC), rhs) if NC else np.zeros(0)
             except np.linalg.LinAlgError:

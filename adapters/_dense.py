@@ -127,26 +127,20 @@ def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarr
     point fills a 2x2 footprint so a cloud sampled at the same resolution leaves few holes."""
     W, H = size
     uv, z = geo.project(K, cam_from_world, points_xyz)
-    depth = np.full(H * W, np.nan, np.float32)
     keep = (z > 0) & np.isfinite(uv).all(1)
-    uv, z = uv[keep], z[keep]
+    uv, z = uv[keep], z[keep].astype(np.float32)
     x0 = np.floor(uv[:, 0]).astype(np.int64)
     y0 = np.floor(uv[:, 1]).astype(np.int64)
-    idx, zz = [], []
-    for dx in (0, 1):
-        for dy in (0, 1):
-            x, y = x0 + dx, y0 + dy
-            ok = (x >= 0) & (x < W) & (y >= 0) & (y < H)
-            idx.append(y[ok] * W + x[ok])
-            zz.append(z[ok])
-    idx_a, z_a = np.concatenate(idx), np.concatenate(zz).astype(np.float32)
-    if len(idx_a):
-        # scatter-min: the nearest point per pixel (no sort; ~100x faster than a lexsort per frame)
-        zbuf = np.full(H * W, np.inf, np.float32)
-        np.minimum.at(zbuf, idx_a, z_a)
-        hit = np.isfinite(zbuf)
-        depth[hit] = zbuf[hit]
-    return depth.reshape(H, W)
+    # scatter-min of each point at its top-left pixel into a buffer one pixel larger at the top and
+    # left (x0 = -1 still reaches column 0), then the 2x2 footprint as a 2x2 min filter: the same
+    # z-buffer as scattering all four corners, a quarter of the scatter
+    ok = (x0 >= -1) & (x0 < W) & (y0 >= -1) & (y0 < H)
+    zbuf = np.full((H + 1) * (W + 1), np.inf, np.float32)
+    np.minimum.at(zbuf, (y0[ok] + 1) * (W + 1) + x0[ok] + 1, z[ok])
+    zbuf = zbuf.reshape(H + 1, W + 1)
+    depth = np.minimum(np.minimum(zbuf[1:, 1:], zbuf[:-1, 1:]), np.minimum(zbuf[1:, :-1], zbuf[:-1, :-1]))
+    depth[np.isinf(depth)] = np.nan
+    return depth
 
 
 def depth_to_points(depth: np.ndarray, image: np.ndarray, K: np.ndarray, cam_from_world: np.ndarray,
