@@ -33,14 +33,16 @@ def _klt_from(gray: np.ndarray, anchor: int, max_corners: int, min_distance: int
     for order in (range(anchor + 1, T), range(anchor - 1, -1, -1)):
         prev = anchor
         for t in order:
-            alive = np.isfinite(xy[prev, :, 0])
-            if not alive.any():
+            # only the corners still tracked (LK solves each point on its own: the same result as
+            # tracking all of them, at a fraction of the cost once many are lost)
+            alive = np.flatnonzero(np.isfinite(xy[prev, :, 0]))
+            if not len(alive):
                 break
-            guess = np.where(alive[:, None], xy[prev], p0).astype(np.float32)
-            p1, st, _ = cv2.calcOpticalFlowPyrLK(gray[anchor], gray[t], p0, guess.copy(), **lk)
-            pb, st2, _ = cv2.calcOpticalFlowPyrLK(gray[t], gray[anchor], p1, p0.copy(), **lk)
-            ok = alive & (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(pb - p0, axis=1) < fb_px)
-            xy[t, ok] = p1[ok]
+            q0 = p0[alive]
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(gray[anchor], gray[t], q0, xy[prev, alive].astype(np.float32), **lk)
+            pb, st2, _ = cv2.calcOpticalFlowPyrLK(gray[t], gray[anchor], p1, q0.copy(), **lk)
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(pb - q0, axis=1) < fb_px)
+            xy[t, alive[ok]] = p1[ok]
             prev = t
     return xy
 
