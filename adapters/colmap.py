@@ -33,7 +33,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -177,7 +177,11 @@ class ColmapCameras:
                              f"got {self.long_side}/{self.dense_long_side}")
 
     def __call__(self, video: Video, *, tracks: Tracks | None = None, seed: int | None = 0,
-                 progress: Progress = NO_PROGRESS) -> CameraResult:
+                 progress: Progress = NO_PROGRESS,
+                 on_cameras: Callable[[Cameras], None] | None = None) -> CameraResult:
+        """Cameras and dense points of ``video``. ``on_cameras`` is called with the cameras as soon
+        as they are solved, before the dense points (their poses and K are final then; only the
+        provenance grows), so that work needing only the cameras can start."""
         import cv2
 
         from blur4d.registry import require
@@ -252,6 +256,8 @@ class ColmapCameras:
         cams = Cameras(K=np.repeat(K_full[None], T, 0), cam_from_world=sfm.poses, image_size=(Wf, H),
                        intervals=video.intervals, registered=sfm.registered, scale_known=False, ok=sfm.ok,
                        reason=sfm.reason, motion=sfm.motion, provenance=prov)
+        if on_cameras is not None:
+            on_cameras(cams)
         sparse = None
         if sfm.point_ok.any() and observable is not False:
             Xs = sfm.points[sfm.point_ok]

@@ -103,7 +103,8 @@ STAGES: tuple[Stage, ...] = (
           produces=("points", "dynamic_points", "depth"), files=("depth/", "points/"),
           record=S.record_dense, summary=S.summary_dense, reuse_with="cameras", timed=False),
     # check and faces run on worker threads beside the camera stage (OpenCV, MediaPipe and numpy
-    # release the GIL): the check needs only the clip, faces the cameras' focal length
+    # release the GIL): the check needs only the clip, faces the cameras' focal length (it starts
+    # when the camera backend hands over its solved cameras, beside the dense points: ctx.early)
     Stage("check", S.run_check, S.write_consistency, S.load_consistency, produces=("consistency",),
           files=("consistency.json", "consistency_maps/"), backend="check", record=S.record_check,
           summary=S.summary_check, downstream=True, after="generate"),
@@ -228,11 +229,14 @@ class _Background:
         self.started: dict[str, Future] = {}
         self._pool: ThreadPoolExecutor | None = None
 
-    def start_ready(self, state: State, done: set[str], reuse_dir: Path | None) -> None:
+    def start_ready(self, state: State, done: set[str], reuse_dir: Path | None, *, early: str | None = None) -> None:
+        """Start the stages whose ``after`` stage has had its turn (in ``done``), or, with ``early``,
+        those declared after that still running stage, on ``state`` holding its final fields."""
         if reuse_dir is not None:
             return
         for stage in STAGES:
-            if (stage.after is None or stage.after not in done or stage.name in done or stage.name in self.started
+            ready = stage.after == early if early is not None else stage.after in done
+            if (stage.after is None or not ready or stage.name in done or stage.name in self.started
                     or stage.run is None or stage.needs_folder or stage.name in self.ctx.skip
                     or any(state.get(f) is None for f in stage.needs)):
                 continue
@@ -253,6 +257,13 @@ class _Background:
     def join(self, name: str) -> tuple[Outcome | None, BaseException | None, float, float]:
         return self.started.pop(name).result()
 
+    def discard_after(self, name: str) -> None:
+        """Forget the stages started early from stage ``name`` (it failed after handing over its
+        fields): they start again in their turn, on what the state then holds."""
+        for stage in STAGES:
+            if stage.after == name and stage.name in self.started:
+                self.started.pop(stage.name).result()  # let it finish; its result is not used
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -268,6 +279,11 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
     run_json = reuse_dir / "run.json" if reuse_dir is not None else None
     earlier = (read_json(run_json).get("stages") or {}) if run_json is not None and run_json.is_file() else {}
     origin = background.origin
+
+    def early(name: str, fields: Mapping[str, Any]) -> None:
+        background.start_ready({**state, **fields}, done, reuse_dir, early=name)
+
+    ctx.early = early
     for stage in STAGES:
         background.start_ready(state, done, reuse_dir)
         done.add(stage.name)
@@ -325,12 +341,14 @@ def _run_stages(state: State, ctx: Context, folder: Path | None, reuse_dir: Path
             outcome = stage.run(state, ctx) if stage.run is not None else Outcome()
             state.update(outcome.fields)
         except Blur4DError as err:
+            background.discard_after(stage.name)
             if not (stage.downstream or stage.tolerate(err, ctx)):
                 raise
             rec.set(stage.name, "unavailable" if S.unavailable(err) else "failed", time.perf_counter() - t0,
                     note=str(err), interval=_span(t0, origin))
             continue
         except Exception as err:
+            background.discard_after(stage.name)
             if not stage.downstream:
                 raise
             log.warning("stage %s failed: %s", stage.name, err)  # a downstream bug must not lose the rest

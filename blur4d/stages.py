@@ -15,6 +15,7 @@ module at call time, so tests can substitute it).
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,9 @@ class Context:
     progress: Progress = NO_PROGRESS
     ply_path: Path | None = None  # the scene.ply beside the folder (transforms.json points to it)
     timings: Callable[[], dict[str, float]] = dict  # stage seconds so far (for the report)
+    early: Callable[[str, Mapping[str, Any]], None] = lambda stage, fields: None
+    """A running stage hands over fields that are already final for the stages declared ``after``
+    it (the cameras before the dense points): the pipeline starts those on worker threads now."""
 
 
 def unavailable(err: BaseException) -> bool:
@@ -216,7 +220,11 @@ def cameras_required(name: str) -> bool:
 def run_cameras(s: State, ctx: Context) -> Outcome:
     opts = camera_options(ctx.cam_name, s.get("_exif") or {}, ctx.megasam, "dense" in ctx.skip, ctx.camera_options)
     backend = registry.make_backend("cameras", ctx.cam_name, opts)
-    result = backend(s["video"], tracks=s.get("tracks"), seed=ctx.seed, progress=ctx.progress)
+    kw: dict[str, Any] = {}
+    if "on_cameras" in inspect.signature(backend).parameters:
+        # the poses and K are final before the dense points: faces (which needs the focal) starts then
+        kw["on_cameras"] = lambda cams: ctx.early("cameras", {"cameras": cams})
+    result = backend(s["video"], tracks=s.get("tracks"), seed=ctx.seed, progress=ctx.progress, **kw)
     cams: Cameras = result.cameras
     return Outcome({"cameras": cams, "points": result.points, "dynamic_points": tuple(result.dynamic),
                     "depth": result.depth, "_sparse": result.sparse, "_camera_info": dict(result.info or {})},

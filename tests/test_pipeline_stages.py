@@ -235,3 +235,56 @@ def test_writes_are_recorded_and_timed(first):
     assert stage_sum - run["timings"]["concurrent"] <= run["timings"]["total"] + 1e-3
     spans = [run["stages"][k]["interval"] for k in ("generate", "track", "cameras", "check", "faces")]
     assert all(0 <= a <= b <= run["timings"]["total"] for a, b in spans)
+
+
+class _HandingOver(_Backends):
+    """A camera backend that hands its cameras over before its dense points (``on_cameras``) and
+    optionally fails afterwards; faces record the K they get."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        super().__init__()
+        self.fail, self.events, self.faces_K = fail, [], []
+
+    def _cameras(self, video: Video, *, tracks: Any, seed: int, progress: Any, on_cameras: Any) -> CameraResult:
+        import time
+
+        result = super()._cameras(video, tracks=tracks, seed=seed, progress=progress)
+        on_cameras(result.cameras)
+        for _ in range(500):  # the dense points take a while: faces has started meanwhile
+            if "faces" in self.events:
+                break
+            time.sleep(0.01)
+        self.events.append("dense")
+        if self.fail is not None:
+            raise self.fail
+        return result
+
+    def _faces(self, video: Video, *, K: Any, progress: Any) -> FaceTracks:
+        self.events.append("faces")
+        self.faces_K.append(K)
+        return super()._faces(video, K=K, progress=progress)
+
+
+def test_faces_start_when_the_cameras_are_handed_over(video, tmp_path, monkeypatch):
+    backends = _HandingOver()
+    monkeypatch.setattr(registry, "make_backend", backends)
+    out = tmp_path / "scene.ply"
+    pipeline.reconstruct(video, out=out)
+    run = _run(out)
+    assert backends.events[:2] == ["faces", "dense"]  # faces ran beside the dense points
+    assert run["stages"]["faces"]["interval"][0] < run["stages"]["cameras"]["interval"][1]
+    assert run["stages"]["faces"]["status"] == "done" and len(backends.faces_K) == 1
+    assert np.array_equal(backends.faces_K[0], pipeline.load_scene(out).cameras.K[0])
+
+
+def test_faces_started_early_run_again_when_the_cameras_fail_afterwards(video, tmp_path, monkeypatch):
+    from blur4d.errors import MissingDependencyError
+
+    backends = _HandingOver(fail=MissingDependencyError("pycolmap is not installed"))
+    monkeypatch.setattr(registry, "make_backend", backends)
+    out = tmp_path / "scene.ply"
+    pipeline.reconstruct(video, out=out)
+    run = _run(out)
+    assert run["stages"]["cameras"]["status"] == "unavailable"
+    # the early result (with the handed-over focal) is dropped: faces ran again without cameras
+    assert run["stages"]["faces"]["status"] == "done" and backends.faces_K[-1] is None and len(backends.faces_K) == 2
