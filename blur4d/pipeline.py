@@ -185,6 +185,25 @@ class _Writer:
 
         self.pending.append((stage, self._pool.submit(job)))
 
+    def warm(self, modules: Sequence[str]) -> None:
+        """Import ``modules`` on the writer thread while the first stage computes (the libraries
+        later stages load on first use: 720p example, ~1 s of imports on the main loop's path, the
+        report's plotting library ~0.4 s of it); one that cannot be imported is left to the stage
+        that needs it to report."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blur4d-write")
+
+        def job() -> None:
+            import importlib
+
+            for name in modules:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # noqa: BLE001 - not needed yet; the stage that needs it says why
+                    continue
+
+        self._pool.submit(job)
+
     def collect(self, wait: bool) -> None:
         """Fold finished writes (all of them when ``wait``) into the records; raise a failed
         write of a stage that may not fail."""
@@ -450,6 +469,10 @@ def reconstruct(
     try:
         state: State = {}
         writer = _Writer(rec, ctx)
+        writer.warm(("scipy.ndimage", "scipy.optimize")
+                    + (("pycolmap",) if cam_name == "colmap" and "cameras" not in skip else ())
+                    + (("matplotlib.figure", "matplotlib.backends.backend_agg")
+                       if tmp is not None and "report" not in skip else ()))
         background = _Background(ctx, t_all)
         try:
             _run_stages(state, ctx, tmp, reuse_dir, rec, writer, background)
