@@ -16,9 +16,16 @@ class EpipolarConfig:
     matcher: str = "flann"
     """``flann`` (KD-tree, ~3x faster at 4000 features, deterministic) or ``bf`` (exact)."""
     max_side: int = 1280
-    """Frames whose long side is larger are downscaled for detection (errors stay in input pixels)."""
+    """Frames whose long side is larger are downscaled for SIFT detection (a proxy: positions and
+    errors stay in input pixels). Detection only: the pixel thresholds follow ``threshold_side``."""
+    threshold_side: int = 1280
+    """The pixel thresholds (``threshold``, ``min_residual_px``, ``static_px``) are in pixels of
+    the frame scaled to this long side (never up): input pixels up to 1280 px. Separate from
+    ``max_side`` because a SIFT proxy's keypoint noise in input pixels grows far less than the
+    proxy's 1/scale (0.44-0.66 -> 0.58-0.70 px at 960 px from 1280), and thresholds scaled with the
+    proxy hid the real moving person of benchmarks/epipolar.py's realblur 000249-000272 clip."""
     threshold: float = 1.0
-    """Inlier threshold in pixels of the analysed image (MAGSAC and our own inlier counts)."""
+    """Inlier threshold in pixels at ``threshold_side`` (MAGSAC and our own inlier counts)."""
     confidence: float = 0.999
     """RANSAC confidence."""
     max_iters: int = 5000

@@ -42,7 +42,8 @@ class _Features:
     xy: np.ndarray  # (N, 2) float32, input-frame pixels
     desc: np.ndarray  # (N, 128) float32
     size: tuple[int, int]  # (W, H) of the input frame
-    scale: float  # analysed / input
+    scale: float  # detection (SIFT proxy) / input
+    tscale: float = 1.0  # threshold scale: thresholds in input pixels are cfg.threshold / tscale
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
@@ -71,7 +72,7 @@ def _detect(img: np.ndarray, cfg: EpipolarConfig) -> _Features:
         xy = ((xy + 0.5) / s - 0.5).astype(np.float32)
     if desc is None or len(xy) == 0:
         desc = np.zeros((0, 128), np.float32)
-    return _Features(xy, np.asarray(desc, np.float32), (W, H), s)
+    return _Features(xy, np.asarray(desc, np.float32), (W, H), s, min(1.0, cfg.threshold_side / max(H, W)))
 
 
 def _match(fa: _Features, fb: _Features, ratio: float,
