@@ -68,7 +68,9 @@ class EpipolarChecker:
         feats: dict[int, _Features] = {}
         old_threads = cv2.getNumThreads()
         try:
-            for n, k in enumerate(needed):
+            # first and last frames first: the camera stage (on another thread) matches those two
+            # and finds them in the shared SIFT cache (blur4d.adapters._features)
+            for n, k in enumerate(sorted(needed, key=lambda k: (k not in (needed[0], needed[-1]), k))):
                 progress("check: features", n, len(needed))
                 feats[k] = _detect(frames[k], cfg)
             progress("check: features", len(needed), len(needed))
