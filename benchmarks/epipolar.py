@@ -22,6 +22,9 @@ Tables:
     python benchmarks/epipolar.py --only labelled --cache /tmp/rc   # ray-cast clips cached there
     python benchmarks/epipolar.py --only labelled --module old_epipolar.py   # another implementation
     python benchmarks/epipolar.py --json results.json
+    python benchmarks/epipolar.py --only labelled --sources raycast --seeds 3 4   # held-out ray-cast seeds
+    python benchmarks/epipolar.py --only labelled --sources long --seeds 0 3      # clips over the key-frame cap
+    python benchmarks/epipolar.py --only labelled --set max_side=1280 --set max_frames=null   # other options
 
 A verdict is *confidently wrong* when it is wrong with confidence >= 0.5. Timings depend on the
 machine's load: rerun on a quiet machine before quoting them.
