@@ -50,10 +50,11 @@ def _klt_from(gray: np.ndarray, anchor: int, max_corners: int, min_distance: int
 def _sift_pair(gray_a: np.ndarray, gray_b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
-    sift = cv2.SIFT_create(nfeatures=n)
-    ka, da = sift.detectAndCompute(gray_a, None)
-    kb, db = sift.detectAndCompute(gray_b, None)
-    if da is None or db is None or len(ka) < 8 or len(kb) < 8:
+    from ._features import sift  # shared with the 3D check, which runs SIFT on the same reduced frames
+
+    ka, da = sift(gray_a, n)
+    kb, db = sift(gray_b, n)
+    if len(ka) < 8 or len(kb) < 8:
         return np.zeros((0, 2)), np.zeros((0, 2))
     m = cv2.BFMatcher(cv2.NORM_L2)
     ab = m.knnMatch(da, db, k=2)
@@ -64,8 +65,8 @@ def _sift_pair(gray_a: np.ndarray, gray_b: np.ndarray, n: int) -> tuple[np.ndarr
             continue
         x, y = pair
         if x.distance < 0.8 * y.distance and ba.get(x.trainIdx) == x.queryIdx:
-            pa.append(ka[x.queryIdx].pt)
-            pb.append(kb[x.trainIdx].pt)
+            pa.append(ka[x.queryIdx])
+            pb.append(kb[x.trainIdx])
     return np.asarray(pa, np.float64).reshape(-1, 2), np.asarray(pb, np.float64).reshape(-1, 2)
 
 

@@ -22,6 +22,9 @@ Tables:
     python benchmarks/epipolar.py --only labelled --cache /tmp/rc   # ray-cast clips cached there
     python benchmarks/epipolar.py --only labelled --module old_epipolar.py   # another implementation
     python benchmarks/epipolar.py --json results.json
+    python benchmarks/epipolar.py --only labelled --sources raycast --seeds 3 4   # held-out ray-cast seeds
+    python benchmarks/epipolar.py --only labelled --sources long --seeds 0 3      # clips over the key-frame cap
+    python benchmarks/epipolar.py --only labelled --set max_side=1280 --set max_frames=null   # other options
 
 A verdict is *confidently wrong* when it is wrong with confidence >= 0.5. Timings depend on the
 machine's load: rerun on a quiet machine before quoting them.
@@ -98,13 +101,13 @@ def corner_error(H_est, H_true, size) -> float:
     return float(np.mean(np.linalg.norm(p[:, :2] / p[:, 2:] - q[:, :2] / q[:, 2:], axis=1)))
 
 
-def _raycast(kind: str, seed: int, cache: Path | None) -> np.ndarray:
-    path = cache / f"rc_{kind}_{seed}.npz" if cache else None
+def _raycast(kind: str, seed: int, cache: Path | None, frames: int = 11) -> np.ndarray:
+    path = cache / (f"rc_{kind}_{seed}.npz" if frames == 11 else f"rc_{kind}_{seed}_{frames}.npz") if cache else None
     if path is not None and path.is_file():
         return np.load(path)["frames"]
     from blur4d.raycast import raycast_clip
 
-    clip = raycast_clip(kind, 640, 360, frames=11, seed=seed)
+    clip = raycast_clip(kind, 640, 360, frames=frames, seed=seed)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, frames=clip.frames, K=clip.K, P=clip.cam_from_world)
@@ -121,7 +124,9 @@ def _read(rel: str) -> np.ndarray:
 
 
 def labelled_items(strengths, seeds, cache, sources=("synthetic", "raycast", "real")):
-    """Yield (source, kind, name, expected, frames) lazily."""
+    """Yield (source, kind, name, expected, frames) lazily. ``long`` (not in the default set):
+    clips longer than the key-frame cap (``max_frames``): the two real 240 fps clips at all 24
+    frames, and the ray-cast kinds at 32 frames (same paths as the 11-frame clips, finer steps)."""
     for st in strengths if "synthetic" in sources else ():
         for kind in MOTION_KINDS:
             frames, expected = motion_clip(kind, 640, 360, frames=9, strength=st)
@@ -132,6 +137,18 @@ def labelled_items(strengths, seeds, cache, sources=("synthetic", "raycast", "re
         for kind in RAYCAST_KINDS:
             name = {"object": "moving object"}.get(kind, kind)
             yield "raycast", name, f"{kind} seed {seed}", EXPECTED[kind], list(_raycast(kind, seed, cache))
+    if "long" in sources:
+        for seed in seeds:
+            for kind in RAYCAST_KINDS:
+                name = {"object": "moving object"}.get(kind, kind)
+                yield "long", name, f"{kind} seed {seed} x32", EXPECTED[kind], list(_raycast(kind, seed, cache, 32))
+        for d in sorted(glob.glob(str(SHARED / "realblur" / "gopro_*"))):
+            from blur4d.media import read_image
+
+            fs = sorted(Path(d).glob("*.png"))
+            if fs:
+                yield "long", "real moving object", Path(d).name[-13:] + f" x{len(fs)}", "independent motion", [
+                    read_image(f).pixels for f in fs]
     if "real" not in sources:
         return
     for a, b, kind, expected in REAL_LABELLED:
@@ -151,20 +168,34 @@ def labelled_items(strengths, seeds, cache, sources=("synthetic", "raycast", "re
                 read_image(f).pixels for f in fs]
 
 
+def _options(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` -> checker options (values parsed as JSON, else kept as text)."""
+    opts = {}
+    for kv in pairs or ():
+        k, _, v = kv.partition("=")
+        try:
+            opts[k] = json.loads(v)
+        except json.JSONDecodeError:
+            opts[k] = v
+    return opts
+
+
 def labelled(args, out):
     Checker = load_checker(args.module)
-    chk = Checker()
-    print(f"\n## 1. labelled set ({'implementation ' + args.module if args.module else 'this tree'})")
+    chk = Checker(**_options(args.set))
+    print(f"\n## 1. labelled set ({'implementation ' + args.module if args.module else 'this tree'}; "
+          f"options {_options(args.set) or 'default'})")
     widths = (9, 20, 24, 18, 18, 5, 4, 6, 70)
     print(_row(("source", "kind", "clip", "expected", "verdict", "conf", "ok", "time", "reason"), widths))
     rows = []
     for source, kind, name, expected, frames in labelled_items(args.strengths, args.seeds, args.cache, args.sources):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         rep = chk.check_frames(frames) if len(frames) == 2 else chk(Video(np.stack(frames), Intervals.present(len(frames))))
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - c
         ok = rep.verdict == expected
         rows.append({"source": source, "kind": kind, "clip": name, "expected": expected, "verdict": rep.verdict,
-                     "confidence": rep.confidence, "right": ok, "seconds": dt, "reason": rep.reason})
+                     "confidence": rep.confidence, "right": ok, "seconds": dt, "cpu_seconds": cpu,
+                     "reason": rep.reason, "pair_records": list(rep.pairs)})
         print(_row((source, kind, name, expected, rep.verdict, f"{rep.confidence:.2f}", "yes" if ok else "NO",
                     f"{dt:.1f}s", rep.reason), widths), flush=True)
     out += [dict(r, table="labelled") for r in rows]
@@ -183,7 +214,7 @@ def labelled(args, out):
     cw = sum((not r["right"]) and r["confidence"] >= 0.5 for r in rows)
     base = sum(r["expected"] == majority for r in rows)
     print(f"all: {right}/{n} right ({100 * right / n:.1f}%), {cw} confidently wrong; baseline {base}/{n} "
-          f"({100 * base / n:.1f}%)")
+          f"({100 * base / n:.1f}%); check CPU {sum(r['cpu_seconds'] for r in rows):.1f} s in all")
 
 
 def planar_gt(args, out):
@@ -288,8 +319,11 @@ def main() -> None:
     ap.add_argument("--only", choices=("labelled", "planar", "real", "speed"), default=None)
     ap.add_argument("--strengths", type=float, nargs="+", default=[1.0, 0.15])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--sources", nargs="+", choices=("synthetic", "raycast", "real"),
-                    default=["synthetic", "raycast", "real"], help="which part of the labelled set")
+    ap.add_argument("--sources", nargs="+", choices=("synthetic", "raycast", "real", "long"),
+                    default=["synthetic", "raycast", "real"],
+                    help="which part of the labelled set (long: clips over the key-frame cap, not in the default set)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a checker option for the labelled set (repeatable), e.g. --set max_side=960")
     ap.add_argument("--cache", type=Path, default=None, help="folder for the rendered ray-cast clips")
     ap.add_argument("--module", default=None, help="a .py file with another EpipolarChecker to measure")
     ap.add_argument("--json", default=None, help="also write the results as JSON")

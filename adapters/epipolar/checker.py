@@ -36,10 +36,11 @@ class EpipolarChecker:
             raise InputError(f"ratio: expected a value in (0, 1), got {c.ratio}")
         if c.matcher not in ("flann", "bf"):
             raise InputError(f"matcher: expected 'flann' or 'bf', got {c.matcher!r}")
-        if c.threshold <= 0 or c.max_side < 32 or c.max_features < 8 or c.min_matches < 8 or (c.max_frames is not None and c.max_frames < 2):
-            raise InputError("threshold must be > 0, max_side >= 32, max_features >= 8, min_matches >= 8, "
-                             f"max_frames >= 2; got {c.threshold}, {c.max_side}, {c.max_features}, {c.min_matches}, "
-                             f"{c.max_frames}")
+        if (c.threshold <= 0 or c.max_side < 32 or c.threshold_side < 32 or c.max_features < 8 or c.min_matches < 8
+                or (c.max_frames is not None and c.max_frames < 2)):
+            raise InputError("threshold must be > 0, max_side and threshold_side >= 32, max_features >= 8, "
+                             f"min_matches >= 8, max_frames >= 2; got {c.threshold}, {c.max_side}, {c.threshold_side}, "
+                             f"{c.max_features}, {c.min_matches}, {c.max_frames}")
 
     def __call__(self, video: Video, *, progress: Progress = NO_PROGRESS) -> ConsistencyReport:
         if not isinstance(video, Video):
@@ -67,7 +68,9 @@ class EpipolarChecker:
         feats: dict[int, _Features] = {}
         old_threads = cv2.getNumThreads()
         try:
-            for n, k in enumerate(needed):
+            # first and last frames first: the camera stage (on another thread) matches those two
+            # and finds them in the shared SIFT cache (blur4d.adapters._features)
+            for n, k in enumerate(sorted(needed, key=lambda k: (k not in (needed[0], needed[-1]), k))):
                 progress("check: features", n, len(needed))
                 feats[k] = _detect(frames[k], cfg)
             progress("check: features", len(needed), len(needed))
@@ -78,7 +81,7 @@ class EpipolarChecker:
                 tp = time.perf_counter()
                 cv2.setRNGSeed(int(cfg.seed))  # FLANN's randomised trees draw from OpenCV's RNG
                 p1, p2, ratios = _match(feats[i], feats[j], cfg.ratio, cfg.matcher)
-                rec, arr = analyse_pair(p1, p2, feats[i].size, cfg, scale=feats[i].scale, i=i, j=j, ratios=ratios)
+                rec, arr = analyse_pair(p1, p2, feats[i].size, cfg, scale=feats[i].tscale, i=i, j=j, ratios=ratios)
                 rec["features"] = [int(len(feats[i].xy)), int(len(feats[j].xy))]
                 rec["seconds"] = round(time.perf_counter() - tp, 4)
                 records.append(rec)
@@ -95,7 +98,7 @@ class EpipolarChecker:
         summary.update(reference_pair=list(ref) if ref is not None else None,
                        frames=len(frames), pairs_analysed=len(pairs),
                        image_size=list(feats[needed[0]].size), analysis_scale=round(feats[needed[0]].scale, 4),
-                       threshold_px=cfg.threshold / feats[needed[0]].scale, figures=figures)
+                       threshold_px=cfg.threshold / feats[needed[0]].tscale, figures=figures)
         timings = {"features": t1 - t0, "pairs": t2 - t1, "figures": t3 - t2,
                    "per_pair": (t2 - t0) / max(len(pairs), 1)}
         prov = Provenance.capture("check.sift", cfg, seed=cfg.seed,

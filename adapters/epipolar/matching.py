@@ -10,7 +10,6 @@ import numpy as np
 from blur4d.errors import InputError
 
 from .config import EpipolarConfig
-from .models import as_points
 
 log = logging.getLogger("blur4d.adapters.epipolar")
 
@@ -42,7 +41,8 @@ class _Features:
     xy: np.ndarray  # (N, 2) float32, input-frame pixels
     desc: np.ndarray  # (N, 128) float32
     size: tuple[int, int]  # (W, H) of the input frame
-    scale: float  # analysed / input
+    scale: float  # detection (SIFT proxy) / input
+    tscale: float = 1.0  # threshold scale: thresholds in input pixels are cfg.threshold / tscale
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
@@ -57,21 +57,29 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 
 def _detect(img: np.ndarray, cfg: EpipolarConfig) -> _Features:
+    """SIFT on the frame reduced to ``cfg.max_side`` (INTER_AREA on the colour frame, then grey:
+    the camera stage reduces its frames the same way, so the shared cache in
+    ``blur4d.adapters._features`` serves both)."""
     import cv2
 
-    g = _gray(img)
-    H, W = g.shape
+    from .._features import sift
+
+    img = np.asarray(img)
+    if img.ndim not in (2, 3):
+        raise InputError(f"frame: expected (H, W) or (H, W, 3) uint8, got shape {img.shape}")
+    H, W = img.shape[:2]
     s = min(1.0, cfg.max_side / max(H, W))
-    if s < 1.0:
-        g = cv2.resize(g, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
-    sift = cv2.SIFT_create(nfeatures=int(cfg.max_features))
-    kps, desc = sift.detectAndCompute(g, None)
-    xy = as_points(cv2.KeyPoint_convert(kps) if kps else None)
+    size = (max(1, round(W * s)), max(1, round(H * s)))
+    colour = img.ndim == 3 and img.shape[2] in (3, 4)
+    if s < 1.0 and colour:
+        img = cv2.resize(np.ascontiguousarray(img[..., :3]), size, interpolation=cv2.INTER_AREA)
+    g = _gray(img)
+    if s < 1.0 and not colour:
+        g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+    xy, desc = sift(g, int(cfg.max_features))
     if s < 1.0:  # pixel centres at integers: x_in = (x_an + 0.5) / s - 0.5
         xy = ((xy + 0.5) / s - 0.5).astype(np.float32)
-    if desc is None or len(xy) == 0:
-        desc = np.zeros((0, 128), np.float32)
-    return _Features(xy, np.asarray(desc, np.float32), (W, H), s)
+    return _Features(xy, desc, (W, H), s, min(1.0, cfg.threshold_side / max(H, W)))
 
 
 def _match(fa: _Features, fb: _Features, ratio: float,

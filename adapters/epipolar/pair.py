@@ -25,7 +25,7 @@ def analyse_pair(p1: Any, p2: Any, size: tuple[int, int], cfg: EpipolarConfig | 
     """Analyse matched points of one frame pair.
 
     p1, p2: (N, 2) matched pixel positions in frames i and j; size: (W, H) of frame i; scale: the
-    analysed / input resolution (thresholds are in analysed pixels); ratios: (N,) the matches'
+    threshold scale (thresholds in input pixels are ``cfg.threshold / scale``); ratios: (N,) the matches'
     best/second-best descriptor distance ratios, when known (only distinctive matches may show
     an epipolar violation: repeated structure makes coherent false ones).
     -> (a JSON-able record, arrays for the figures: ``p1``, ``p2``, ``F``, ``H``, ``inlier_F``,

@@ -9,7 +9,7 @@ import numpy as np
 from .config import EpipolarConfig
 
 
-def _parallax_growth(rig: list[dict[str, Any]]) -> dict[str, float] | None:
+def _parallax_growth(rig: list[dict[str, Any]], frames: list[int] | None = None) -> dict[str, float] | None:
     """Does the parallax grow with the pairs' motion, as a rigid scene's must? A rigid scene's
     parallax after the best homography is proportional to the baseline, so wide pairs show it
     several times larger than consecutive ones; a time-local, non-rigid residual (a generator's
@@ -19,11 +19,15 @@ def _parallax_growth(rig: list[dict[str, Any]]) -> dict[str, float] | None:
     at least ``3x`` their motion), else ``ratio`` (the wide pairs' parallax beyond the noise
     (90th-percentile residual after the homography less its noise floor) over the one the
     consecutive pairs' parallax per pixel of motion predicts; ~1 for a rigid scene), and the
-    medians it came from.""" 
+    medians it came from. ``frames``: the analysed frames (default: those of ``rig``); the short
+    pairs are those of neighbouring analysed frames (j - i = 1, or the next key frame when the
+    clip was analysed on key frames).""" 
     def excess(r: dict[str, Any]) -> float:  # the p90 residual beyond its noise floor (2D p90: 2.15 sigma)
         return max(float(r.get("parallax_p90_px", 0.0)) - 2.15 * float(r.get("noise_sigma_px", 0.0)), 0.0)
 
-    short = [r for r in rig if r["j"] - r["i"] == 1 and r["displacement_p90_px"] > 0]
+    keys = sorted(set(frames) if frames is not None else {k for r in rig for k in (r["i"], r["j"])})
+    nxt = dict(zip(keys[:-1], keys[1:]))
+    short = [r for r in rig if nxt.get(r["i"]) == r["j"] and r["displacement_p90_px"] > 0]
     if len(short) < 2 or float(np.median([r.get("parallax_evidence", 0.0) for r in short])) < 0.5:
         return None
     m_s = float(np.median([r["displacement_p90_px"] for r in short]))
@@ -88,7 +92,7 @@ def _verdict(records: list[dict[str, Any]], cfg: EpipolarConfig) -> tuple[str, f
         par = [r for r in rig if r["label"] == "parallax"] or rig
         pp = max(r["parallax_p90_px"] for r in par)
         fr = float(np.median([r.get("along_fraction", 0.5) for r in par]))
-        growth = _parallax_growth(rig)
+        growth = _parallax_growth(rig, [k for r in records for k in (r["i"], r["j"])])
         if growth is not None:
             summary["parallax_growth"] = {k: round(v, 4) for k, v in growth.items()}
         if growth is not None and growth["ratio"] < cfg.min_growth:

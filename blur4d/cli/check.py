@@ -21,9 +21,9 @@ def add_parser(sub, parents):  # noqa: ANN001
     p.add_argument("--backend", default=None, help="check backend (default sift)")
     g = p.add_argument_group("sift backend")
     g.add_argument("--max-side", type=int, default=None,
-                   help="downscale frames whose long side is larger for feature detection (default 1280)")
+                   help="downscale frames whose long side is larger for feature detection (default 960)")
     g.add_argument("--threshold", type=float, default=None,
-                   help="inlier threshold in pixels of the analysed frames (default 1.0)")
+                   help="inlier threshold in pixels (of the frame at a 1280 px long side at most; default 1.0)")
     g.add_argument("--max-features", type=int, default=None, help="SIFT keypoints per frame (default 4000)")
     g.add_argument("--no-consecutive", action="store_true",
                    help="skip the consecutive frame pairs (first-last and the wide pairs only; faster)")
