@@ -27,12 +27,13 @@ Sets (each reported on its own, each number beside the trivial baselines "photo 
 Metrics: the paper's bidirectional PSNR_p / SSIM_p (:mod:`blur4d.metrics`).
 
     python benchmarks/generator.py [--quick] [--seed 0] [--sets issue,issue-pf,raycast,thin,noblur,...]
-                                   [--sheets DIR] [--cache DIR]
+                                   [--sheets DIR] [--cache DIR] [--option KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import resource
 import sys
@@ -41,7 +42,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generator_data import (DATA, Case, _realblur_folders, interp_cases, issue_cases,  # noqa: E402
+from generator_data import (DATA, GEN_OPTIONS, Case, _realblur_folders, interp_cases, issue_cases,  # noqa: E402
                             load_realblur, noblur_calibration, noblur_heldout, noblur_heldout_c, raycast_cases,
                             real_cases, thin_cases, user_generate, video_cases)
 
@@ -49,7 +50,7 @@ from generator_data import (DATA, Case, _realblur_folders, interp_cases, issue_c
 def _generator(**kw):  # noqa: ANN202
     from blur4d.generate.classical import ClassicalGenerator
 
-    return ClassicalGenerator(**kw)
+    return ClassicalGenerator(**{**GEN_OPTIONS, **kw})
 
 
 def score_case(case: Case, seed: int, ssim: bool = True) -> dict:
@@ -293,7 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheets", default=None, help="write contact sheets of the five worst issue-protocol cases "
                     "(present frames, lowest margin over the photo repeated) to this folder")
     ap.add_argument("--cache", default=None, help="folder to keep the ray-cast renders in between runs")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a classical generator option for every run (a Python literal, e.g. tile_check=True); "
+                    "repeatable; default: the generator's defaults")
     args = ap.parse_args(argv)
+    for kv in args.option:
+        key, sep, val = kv.partition("=")
+        try:
+            GEN_OPTIONS[key.strip()] = ast.literal_eval(val.strip())
+        except (ValueError, SyntaxError):
+            sep = ""
+        if not sep:
+            print(f"--option: expected KEY=VALUE with a Python literal value, got {kv!r}", file=sys.stderr)
+            return 2
+    if GEN_OPTIONS:
+        print(f"generator options: {GEN_OPTIONS}")
     sets = set(args.sets.split(","))
     unknown = sets - set(ALL_SETS.split(","))
     if unknown:
@@ -335,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interpolation changes the margin over the photo by {b['margin'] - a['margin']:+.2f} dB "
               f"(true {a['margin']:+.2f}, interpolated {b['margin']:+.2f})")
     if "raycast" in sets:
-        _scored(raycast_cases(args.quick, args.cache), args.seed, "RAY-CAST scenes (blur4d.raycast, 9 of 17 frames)",
+        _scored(raycast_cases(args.quick, args.cache), args.seed, "RAY-CAST scenes (blur4d.raycast, 9 of 17 frames, 4 instants each)",
                 "ray-cast", summ)
     thin = run_thin() if "thin" in sets else None
     nbs = []

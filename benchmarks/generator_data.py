@@ -11,7 +11,8 @@ Sets built here, each from data the classical generator was not designed on:
   the truth of intervals outside the exposure (the ``--intervals`` path).
 * ``raycast``: scenes ray-cast by :mod:`blur4d.raycast` (open3d; real 3D geometry: parallax,
   rotation, a moving object, a dolly, hand-held shake); 9 consecutive frames of a 17-frame clip
-  averaged in linear light, those frames the truth.
+  averaged in linear light, those frames the truth; each frame is the mean of 4 rendered
+  instants (36 per photo: a continuous smear, not 9 strobed copies).
 * ``thin``: thin-line content (point lights, neon lines, wires, text) sharp and blurred along a
   straight path (linear light): does the detector find blur of thin lines, and leave sharp wires?
 * ``noblur`` calibration: the sharp photos the do-no-harm thresholds were tuned on
@@ -238,16 +239,21 @@ def _long_side(img: np.ndarray, side: int = 640) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- issue protocol
+GEN_OPTIONS: dict = {}
+"""Generator options of every run (``--option`` of ``benchmarks/generator.py``; empty = the defaults)."""
+
+
 def user_generate(photo: np.ndarray, frames: int | None = None, intervals: np.ndarray | None = None):  # noqa: ANN201
     """``blur4d generate photo --frames N --seed 0`` (or ``--intervals``) as a new user runs it:
-    the body of :func:`blur4d.stages.generate` with its defaults (default backend and options).
-    Returns (generation, generator) so the scorer can read the latent (deblurred-photo baseline)."""
+    the body of :func:`blur4d.stages.generate` with its defaults (default backend; options: only
+    :data:`GEN_OPTIONS`). Returns (generation, generator) so the scorer can read the latent
+    (deblurred-photo baseline)."""
     from blur4d import registry, stages
     from blur4d.media import DEFAULT_MAX_PIXELS
 
     ph = stages.as_photo(photo, DEFAULT_MAX_PIXELS)
     ivs = stages.resolve_intervals(frames, False, intervals)
-    gen = registry.make_backend("generate", None, {})
+    gen = registry.make_backend("generate", None, GEN_OPTIONS)
     return gen(ph, ivs, samples=1, seed=0, direction=None), gen
 
 
@@ -287,18 +293,29 @@ def issue_cases(quick: bool, past_future: bool = False) -> list[Case]:
 
 # ---------------------------------------------------------------------------------------------- ray-cast
 RAYCAST_SPECS = (("sideways", (0, 2)), ("rotation", (0, 2)), ("object", (0, 2)), ("dolly", (0, 2)), ("handheld", (1, 2)))
+RAYCAST_SUB = 4
+"""Instants rendered per ground-truth frame: real blur is continuous, and a photo averaged from
+only 9 instants of a 42 px pan is 9 sharp copies 4.7 px apart (strobed, not a smear)."""
 
 
 def raycast_cases(quick: bool, cache: str | None = None) -> list[Case]:
-    """9 consecutive frames of 17-frame ray-cast clips (two windows each) averaged in linear light."""
+    """9 consecutive frames of 17-frame ray-cast clips (two windows each) averaged in linear light;
+    each frame is itself the linear-light mean of :data:`RAYCAST_SUB` instants rendered over its
+    interval (so the photo is the mean of 9 x RAYCAST_SUB instants, a smear rather than copies),
+    and those frames are the truth."""
+    from blur4d.exposure import decode, encode_uint8
+
     specs = (("sideways", (0,)), ("handheld", (1,))) if quick else RAYCAST_SPECS
     out = []
     for kind, seeds in specs:
         for seed in seeds:
-            raw = _raycast_frames(kind, seed, 17, cache)
+            sub = _raycast_frames(kind, seed, 17 * RAYCAST_SUB, cache)
+            lin = decode(sub, RESP).reshape((17, RAYCAST_SUB) + sub.shape[1:]).mean(1)
+            raw = encode_uint8(lin, RESP)
             for s in (0, 8):
-                photo, bounds, frames, present = _window(raw, s, 9, 0)
-                c = Case(f"raycast {kind} s{seed}+{s}", photo, bounds, frames, present)
+                photo = encode_uint8(lin[s:s + 9].mean(0), RESP)
+                bounds = np.array([(-0.5 + j / 9, -0.5 + (j + 1) / 9) for j in range(9)])
+                c = Case(f"raycast {kind} s{seed}+{s}", photo, bounds, raw[s:s + 9], np.ones(9, bool))
                 c.extra["request"] = 9
                 out.append(c)
     return out
