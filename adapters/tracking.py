@@ -13,7 +13,8 @@ OpenCV's pyramidal Lucas-Kanade:
 3. where the template no longer matches but the frame-to-frame step was consistent, the point
    stays visible at half the confidence (``chain_check``);
 4. points that fail are occluded: their position follows the median motion of nearby visible
-   points that moved like them before they were lost, and every later frame tries to re-acquire
+   points that moved like them before they were lost (their displacement since the frame where
+   the point was last verified, ``carry_anchor``), and every later frame tries to re-acquire
    them against the template, so a track keeps its identity through occlusions.
 
 An occluded point is re-acquired either by LK against its query patch or, where that patch held
@@ -21,14 +22,19 @@ part of the occluder, when the small patch at its carried position matches again
 (``match_carried``).
 
 How each point was found in each frame (verified, chained, matched, lost) is evidence, not the
-answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confidence`` is that
-probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
-pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
+answer: ``visible`` is a calibrated probability p(visible) >= 0.5 (TAP-Vid's occlusion flag: is
+the point in view, wherever the track puts it) and ``confidence`` is the calibrated probability
+that the point is visible AND within 4 px of where the track says (at TAP-Vid's 256x256), so a
+point can be visible with a low confidence: in view, position unsure
+(:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old pass/fail
+flags and internal score). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
-or lost and found again), it is tracked a second time from a query moved by 0.05 px; where the
-two runs part by more than ``max_spread``, the point is not visible from there on (a sub-pixel
-query change could have sent it elsewhere).
+or lost and found again), or its carried (lost) positions are called visible, it is tracked a
+second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
+more than ``max_spread``, the point is not visible from there on; where any positions (carried
+ones too) part by more, its confidence is at most 0.25 (a sub-pixel query change could have sent
+it elsewhere).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -114,10 +120,12 @@ class TrackerConfig:
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
     """Nearby points whose motion carries an occluded point."""
-    carry_anchor: bool = False
+    carry_anchor: bool = True
     """Carry an occluded point from where it was last verified against its query patch (by its
     neighbours' displacement since then), not frame to frame from its last position: a carried
-    position then does not depend on hard decisions taken after that frame."""
+    position then does not depend on hard decisions taken after that frame (chained steps, the
+    frame it was lost at). Ray-cast occluder clips, 'first' queries, seed 0: AJ 0.50 -> 0.74,
+    OA 0.77 -> 0.84 (benchmarks/tracking.py --raycast); False: the frame-to-frame carry."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
     stability_offset: float = 0.05
@@ -129,9 +137,9 @@ class TrackerConfig:
     max_spread: float = 1.0
     """Disagreement (pixels, input scale) between the two runs above which a point is not visible."""
     stability_carried: bool = False
-    """Also compare carried (lost) positions in the stability run, and run it for tracks whose
-    carried positions the calibrated model calls visible (doubt resets where both runs verify the
-    point). Off by default: 0.001 px query shift, tracks >1 px while visible: realblur 2.6/2.8 ->
+    """Let disagreeing carried (lost) positions in the stability run also clear ``visible`` (by
+    default they lower only the confidence; doubt resets where both runs verify the point). Off
+    by default (measured before the confidence/visibility split and carry_anchor): 0.001 px query shift, tracks >1 px while visible: realblur 2.6/2.8 ->
     1.0/0.5 %, dog 2.3 -> 1.6 %, juggle 0.5 -> 0 %, blocks 1.0 -> 0.2 %; ray-cast AJ means up (0.647/
     0.848/0.615/0.795), but OA fell below 'always visible' on 2 of 12 ray-cast clips ('first' queries)."""
     visibility: str = "calibrated"

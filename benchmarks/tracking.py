@@ -314,7 +314,7 @@ def print_reliability(title: str, conf: np.ndarray, vis: np.ndarray, within: np.
           f"{float(np.var(within.astype(float))):.4f}); vs 'visible' {float(np.mean((conf - vis) ** 2)):.4f}")
 
 
-def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
+def calibrate(options: dict[str, Any], cache: str | None, modes: tuple[str, ...] = ("first", "strided")) -> np.ndarray:
     """Fit the visibility and position models on the calibration clips (RAYCAST_CALIB, never
     evaluated), then print their reliability on the evaluation clips."""
     from blur4d.adapters.track_visibility import (FEATURES, POSITION_FEATURES, position_probability,
@@ -323,7 +323,7 @@ def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
     Fs, ys, ws = [], [], []
     for seed, blur in zip(RAYCAST_CALIB["seed"], RAYCAST_CALIB["blur"]):
         case = raycast_case(seed, blur, cache=cache)
-        for mode in ("first", "strided"):
+        for mode in modes:
             F, y, w = _collect(case, mode, options)
             Fs.append(F)
             ys.append(y)
@@ -345,20 +345,20 @@ def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
     Fe, ye, we = [], [], []
     for name, spec in RAYCAST_EVAL.items():
         for seed in spec["seed"]:
-            F2, y2, w2 = _collect(raycast_case(seed, spec["blur"], cache=cache), "strided", options)
+            F2, y2, w2 = _collect(raycast_case(seed, spec["blur"], cache=cache), modes[-1], options)
             Fe.append(F2)
             ye.append(y2)
             we.append(w2)
     F2, y2, w2 = np.concatenate(Fe), np.concatenate(ye), np.concatenate(we)
     p2 = visibility_probability(F2[:, :k], w)
-    print(f"visibility model, reliability on the evaluation clips (strided queries, {len(y2)} samples):")
+    print(f"visibility model, reliability on the evaluation clips ({modes[-1]} queries, {len(y2)} samples):")
     print(f"{'p bin':>8}{'mean p':>8}{'observed':>10}{'count':>9}")
     for lo, mp, obs, n in reliability(p2, y2):
         print(f"{lo:>8.1f}{mp:>8.3f}{obs:>10.3f}{n:>9}")
     brier = float(np.mean((p2 - y2) ** 2))
     print(f"Brier score {brier:.4f} (always-visible at the base rate: {float(np.mean((y2.mean() - y2) ** 2)):.4f})")
     c2 = np.minimum(position_probability(F2, wp), visibility_probability(F2[:, :k]))
-    print_reliability("position model before the stability cap, evaluation clips (strided)", c2, y2, w2)
+    print_reliability(f"position model before the stability cap, evaluation clips ({modes[-1]})", c2, y2, w2)
     return w
 
 
@@ -609,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     if options:
         print(f"options: {options}")
     if args.calibrate:
-        calibrate(options, args.cache)
+        calibrate(options, args.cache, tuple(args.modes.split(",")))
         return 0
     if args.jitter:
         jitter(options)
