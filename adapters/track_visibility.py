@@ -17,6 +17,11 @@ ray-cast occluder clips whose seeds are never used for evaluation
 (predicted probability against the observed visible fraction) on the evaluation clips. A point
 outside the frame is not visible (TAP-Vid's convention). ``visible`` is ``p >= 0.5``: the
 decision that maximises the expected number of right flags when ``p`` is calibrated.
+
+A second model of the same form (:data:`COEF_POSITION`, with the stability run's spread as one
+more input) gives ``Tracks.confidence``: p(visible and within 4 px of the truth at TAP-Vid's
+256x256). A point can thus be visible (in view) with a low confidence (its position unsure, e.g.
+carried by its neighbours, or moved by a sub-pixel change of its query).
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
     python benchmarks/tracking.py                 # accuracy table + speed
     python benchmarks/tracking.py --speed-only    # >= 1000 points, 16 frames of 1280x720, target <= 2 s
     python benchmarks/tracking.py --accuracy-only --option refine_win=15 --option method=dis
+    python benchmarks/tracking.py --raycast --cache /tmp/rc    # ray-cast occluders + confidence reliability
+    python benchmarks/tracking.py --jitter        # 0.001 px query shifts on real clips (max, p99, > 1 px)
+    python benchmarks/tracking.py --realblur      # real 240 fps footage against flow PSEUDO-truth
+    python benchmarks/tracking.py --calibrate --modes first --cache /tmp/rc   # refit the models
 
 Accuracy: layered scenes from :func:`blur4d.tapvid.tracking_scene` (a textured background, a
 photo panel and a near panel that moves on its own across it, so points are occluded and

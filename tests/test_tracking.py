@@ -454,3 +454,19 @@ def test_fragile_tracks_are_the_ones_a_hard_decision_steered():
     assert _fragile(state, found, 2).tolist() == [False, True, False, False, True, True]
     with pytest.raises(InputError):
         BuiltinTracker(max_spread=0)
+
+
+def test_position_confidence_model_shape_and_direction():
+    """The position model takes the visibility features plus the stability spread; a larger
+    spread, a lost (carried) state or a point outside the frame lower p(visible and within 4 px)."""
+    from blur4d.adapters.track_visibility import (COEF_POSITION, FEATURES, POSITION_FEATURES, position_features,
+                                                  position_probability)
+
+    assert POSITION_FEATURES[:len(FEATURES)] == FEATURES and len(COEF_POSITION) == len(POSITION_FEATURES)
+    F = np.zeros((1, 4, len(FEATURES)))
+    F[..., 0], F[..., 1], F[..., 5], F[..., 6], F[..., 11] = 1.0, 0.9, 0.95, 0.95, 1.0  # verified, well inside
+    F[0, 2, 4], F[0, 2, 1] = 1.0, 0.0  # lost: carried by its neighbours, no tracker score
+    F[0, 3, 11] = -0.1  # outside the frame
+    spread = np.array([[0.0, 5.0, 0.0, 0.0]])
+    p = position_probability(position_features(F, spread))[0]
+    assert p[0] > 0.9 and p[1] < p[0] and p[2] < p[0] and p[3] == 0.0
