@@ -17,6 +17,11 @@ ray-cast occluder clips whose seeds are never used for evaluation
 (predicted probability against the observed visible fraction) on the evaluation clips. A point
 outside the frame is not visible (TAP-Vid's convention). ``visible`` is ``p >= 0.5``: the
 decision that maximises the expected number of right flags when ``p`` is calibrated.
+
+A second model of the same form (:data:`COEF_POSITION`, with the stability run's spread as one
+more input) gives ``Tracks.confidence``: p(visible and within 4 px of the truth at TAP-Vid's
+256x256). A point can thus be visible (in view) with a low confidence (its position unsure, e.g.
+carried by its neighbours, or moved by a sub-pixel change of its query).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["QUERY", "VERIFIED", "CHAINED", "MATCHED", "LOST", "FEATURES", "COEF", "visibility_features",
-           "visibility_probability"]
+__all__ = ["QUERY", "VERIFIED", "CHAINED", "MATCHED", "LOST", "FEATURES", "COEF", "POSITION_FEATURES",
+           "COEF_POSITION", "visibility_features", "visibility_probability", "position_features",
+           "position_probability"]
 
 QUERY, VERIFIED, CHAINED, MATCHED, LOST = 0, 1, 2, 3, 4
 """How the tracker found a point in a frame (``state`` codes)."""
@@ -38,6 +44,18 @@ FEATURES = ("bias", "score", "chained", "matched", "lost", "ncc11", "ncc5", "dif
 COEF = np.array([1.4333, 2.9134, -1.0014, -0.0915, -2.4610, 0.9110, 0.8738, -0.0577, 0.6173, -0.3126, -0.3589,
                  0.9142])
 """Logistic weights for :data:`FEATURES` (see the module docstring for how they were fitted)."""
+
+POSITION_FEATURES = FEATURES + ("spread",)
+"""Inputs of the position model: :data:`FEATURES` and how far (log1p of input pixels) a second run
+from a query moved by a fraction of a pixel put the point (0 where it was not run)."""
+
+COEF_POSITION: np.ndarray | None = np.array([-0.5222, 1.8543, -1.0337, -0.1311, -2.3282, 1.1777, 2.0804, 0.1560, 0.1160,
+                                              -0.2728, -0.3510, 2.1386, -0.3232])
+"""Logistic weights for :data:`POSITION_FEATURES`: p(visible and within 4 px at 256x256), fitted
+(maximum likelihood) by ``python benchmarks/tracking.py --calibrate --modes first`` on the
+calibration clips (196 k samples, 72 % within 4 px), never on the evaluation clips. ``Tracks.confidence``
+is min(this, p(visible)), at most 0.25 where a second run from a sub-pixel-moved query put the
+point more than ``max_spread`` away."""
 
 
 def _patches(grey: np.ndarray, centres: np.ndarray, win: int) -> np.ndarray:
@@ -115,6 +133,21 @@ def visibility_features(grey: Callable[[int], np.ndarray], q: int, ref: np.ndarr
 
 def visibility_probability(F: np.ndarray, coef: np.ndarray = COEF) -> np.ndarray:
     """p(visible) for features (..., len(FEATURES)); 0 outside the frame."""
-    z = F @ np.asarray(coef, np.float64)
+    coef = np.asarray(coef, np.float64)
+    z = F[..., :len(coef)] @ coef
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
     return np.where(F[..., 11] > 0, p, 0.0)
+
+
+def position_features(F: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """:data:`FEATURES` (T, n, k) with the stability-run ``spread`` (T, n, input pixels) appended."""
+    return np.concatenate([F[..., :len(FEATURES)], np.log1p(np.asarray(spread, np.float64))[..., None]], axis=-1)
+
+
+def position_probability(F: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
+    """p(visible and within 4 px of the truth at TAP-Vid's 256x256) for :data:`POSITION_FEATURES`
+    (..., len(POSITION_FEATURES)); 0 outside the frame."""
+    coef = COEF_POSITION if coef is None else coef
+    if coef is None:
+        return visibility_probability(F[..., :len(FEATURES)])
+    return visibility_probability(F, coef)

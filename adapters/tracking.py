@@ -13,7 +13,8 @@ OpenCV's pyramidal Lucas-Kanade:
 3. where the template no longer matches but the frame-to-frame step was consistent, the point
    stays visible at half the confidence (``chain_check``);
 4. points that fail are occluded: their position follows the median motion of nearby visible
-   points that moved like them before they were lost, and every later frame tries to re-acquire
+   points that moved like them before they were lost (their displacement since the frame where
+   the point was last verified, ``carry_anchor``), and every later frame tries to re-acquire
    them against the template, so a track keeps its identity through occlusions.
 
 An occluded point is re-acquired either by LK against its query patch or, where that patch held
@@ -21,14 +22,19 @@ part of the occluder, when the small patch at its carried position matches again
 (``match_carried``).
 
 How each point was found in each frame (verified, chained, matched, lost) is evidence, not the
-answer: ``visible`` is a calibrated probability p(visible) >= 0.5 and ``confidence`` is that
-probability (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old
-pass/fail flags). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
+answer: ``visible`` is a calibrated probability p(visible) >= 0.5 (TAP-Vid's occlusion flag: is
+the point in view, wherever the track puts it) and ``confidence`` is the calibrated probability
+that the point is visible AND within 4 px of where the track says (at TAP-Vid's 256x256), so a
+point can be visible with a low confidence: in view, position unsure
+(:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old pass/fail
+flags and internal score). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
-or lost and found again), it is tracked a second time from a query moved by 0.05 px; where the
-two runs part by more than ``max_spread``, the point is not visible from there on (a sub-pixel
-query change could have sent it elsewhere).
+or lost and found again), or its carried (lost) positions are called visible, it is tracked a
+second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
+more than ``max_spread``, the point is not visible from there on; where any positions (carried
+ones too) part by more, its confidence is at most 0.25 (a sub-pixel query change could have sent
+it elsewhere).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -55,8 +61,8 @@ from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
 
 from .track_queries import default_query_frame, grid_points, resolve_queries  # noqa: F401
-from .track_visibility import (CHAINED, FEATURES, LOST, MATCHED, QUERY, VERIFIED, visibility_features,
-                               visibility_probability)
+from .track_visibility import (CHAINED, LOST, MATCHED, POSITION_FEATURES, QUERY, VERIFIED, position_features,
+                               position_probability, visibility_features, visibility_probability)
 from .track_drawings import (render_overlay, render_summary, summary_magnification, track_colors,  # noqa: F401
                              write_overlay, write_summary)
 
@@ -114,6 +120,12 @@ class TrackerConfig:
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
     """Nearby points whose motion carries an occluded point."""
+    carry_anchor: bool = True
+    """Carry an occluded point from where it was last verified against its query patch (by its
+    neighbours' displacement since then), not frame to frame from its last position: a carried
+    position then does not depend on hard decisions taken after that frame (chained steps, the
+    frame it was lost at). Ray-cast occluder clips, 'first' queries, seed 0: AJ 0.50 -> 0.74,
+    OA 0.77 -> 0.84 (benchmarks/tracking.py --raycast); False: the frame-to-frame carry."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
     stability_offset: float = 0.05
@@ -125,9 +137,9 @@ class TrackerConfig:
     max_spread: float = 1.0
     """Disagreement (pixels, input scale) between the two runs above which a point is not visible."""
     stability_carried: bool = False
-    """Also compare carried (lost) positions in the stability run, and run it for tracks whose
-    carried positions the calibrated model calls visible (doubt resets where both runs verify the
-    point). Off by default: 0.001 px query shift, tracks >1 px while visible: realblur 2.6/2.8 ->
+    """Let disagreeing carried (lost) positions in the stability run also clear ``visible`` (by
+    default they lower only the confidence; doubt resets where both runs verify the point). Off
+    by default (measured before the confidence/visibility split and carry_anchor): 0.001 px query shift, tracks >1 px while visible: realblur 2.6/2.8 ->
     1.0/0.5 %, dog 2.3 -> 1.6 %, juggle 0.5 -> 0 %, blocks 1.0 -> 0.2 %; ray-cast AJ means up (0.647/
     0.848/0.615/0.795), but OA fell below 'always visible' on 2 of 12 ray-cast clips ('first' queries)."""
     visibility: str = "calibrated"
@@ -233,7 +245,7 @@ class BuiltinTracker:
         xy = np.zeros((T, N, 2), np.float32)
         vis = np.zeros((T, N), bool)
         conf = np.zeros((T, N), np.float32)
-        features = np.zeros((T, N, len(FEATURES)), np.float32) if cfg.visibility == "calibrated" else None
+        features = np.zeros((T, N, len(POSITION_FEATURES)), np.float32) if cfg.visibility == "calibrated" else None
         groups = np.unique(qframe)
         total = len(groups) * max(T - 1, 1)
         done = 0
@@ -248,16 +260,23 @@ class BuiltinTracker:
                 p = visibility_probability(feats)
                 # a carried (lost) position that the model calls visible is a claim on a position
                 # no patch fixed: such tracks are run again too
-                claimed = ((gs == LOST) & (p >= 0.5)).any(0) & bool(cfg.stability_carried)
+                claimed = ((gs == LOST) & (p >= 0.5)).any(0)
             else:
                 claimed = np.zeros(len(pts), bool)
-            unstable = self._unstable(pyr, int(q), pts, T, gx, gv, gs, claimed) / scale > cfg.max_spread
+            found, carried = self._unstable(pyr, int(q), pts, T, gx, gv, gs, claimed)
+            found, carried = found / scale, carried / scale
+            unstable = (carried if cfg.stability_carried else found) > cfg.max_spread
             gv = gv & ~unstable
             if cfg.visibility == "calibrated":
                 p = np.where(unstable, np.minimum(p, 0.25), p)
+                feats = position_features(feats, carried)
                 features[:, sel] = feats
                 vis[:, sel] = p >= 0.5
-                conf[:, sel] = p
+                # confidence: the probability that the point is visible AND where the track says
+                # (within 4 px at TAP-Vid's 256x256); a position that a sub-pixel query change
+                # moved by more than max_spread is not known that well
+                c = np.minimum(position_probability(feats), p)
+                conf[:, sel] = np.where(carried > cfg.max_spread, np.minimum(c, 0.25), c)
             else:
                 vis[:, sel] = gv
                 conf[:, sel] = gc
@@ -283,39 +302,44 @@ class BuiltinTracker:
 
     # -- internals ----------------------------------------------------------------------------
     def _unstable(self, pyr: _Frames, q: int, pts: np.ndarray, T: int, gx: np.ndarray, gv: np.ndarray,
-                  gs: np.ndarray, claimed: np.ndarray | None = None) -> np.ndarray:
-        """(T, n) largest distance (tracking pixels) between this run and a second one from
-        queries moved by ``stability_offset``, over all frames (found or carried: a carried
-        position can be called visible too), from the query frame up to each frame (once two runs
-        part, later frames stay in doubt). Only tracks that were ever not verified (or whose
-        carried positions are ``claimed`` visible) are run again (a verified track refines
-        against its own query patch every frame, which no small query change flips)."""
-        spread = np.zeros(gv.shape)
+                  gs: np.ndarray, claimed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Distances (T, n) in tracking pixels between this run and a second one from queries
+        moved by ``stability_offset`` -> ``(found, carried)``.
+
+        ``found``: the largest distance where both runs find the point, from the query frame up
+        to each frame (once two runs part, later frames stay in doubt). ``carried``: every
+        position is compared (found or carried: a carried position can be called visible too);
+        once the runs part, the track stays in doubt on that side of the query frame until both
+        verify it against its query patch again.
+
+        Only tracks that were ever not verified, or whose carried positions are ``claimed``
+        visible, are run again (a verified track refines against its own query patch every
+        frame, which no small query change flips); the others get 0."""
+        found = np.zeros(gv.shape)
+        carried = np.zeros(gv.shape)
         off = float(self.config.stability_offset)
         frag = _fragile(gs, gv, q)
         if claimed is not None:
             frag |= claimed
         frag = np.flatnonzero(frag)
         if off <= 0 or not len(frag):
-            return spread
+            return found, carried
         # lost points are tried again only where this run found them (the same re-acquisition
-        # chances); carried positions are compared as well
+        # chances)
         bx, bv, _, bs = self._track_group(pyr, q, pts[frag] + np.array([off, 0.0]), T, gv[:, frag])
         d = np.linalg.norm(bx - gx[:, frag], axis=-1)
         d[q] = 0.0
-        if self.config.stability_carried:
-            # once the runs part, the track stays in doubt on that side of the query frame, until
-            # both runs verify it against its query patch again (re-acquired after an occlusion)
-            both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
-            for step in (1, -1):
-                for t in range(q + step, T if step > 0 else -1, step):
-                    d[t] = np.where(both[t], d[t], np.maximum(d[t], d[t - step]))
-        else:  # where both runs find the point; once they part, that side stays in doubt
-            d = np.where(bv & gv[:, frag], d, 0.0)
-            d[q:] = np.maximum.accumulate(d[q:], axis=0)
-            d[:q + 1] = np.maximum.accumulate(d[q::-1], axis=0)[::-1]
-        spread[:, frag] = d
-        return spread
+        dc = d.copy()
+        both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
+        for step in (1, -1):
+            for t in range(q + step, T if step > 0 else -1, step):
+                dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
+        df = np.where(bv & gv[:, frag], d, 0.0)
+        df[q:] = np.maximum.accumulate(df[q:], axis=0)
+        df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
+        found[:, frag] = df
+        carried[:, frag] = dc
+        return found, carried
 
     def _lk(self, pyr: _Frames, a: int, b: int, pts: np.ndarray, init: np.ndarray | None,
             levels: int | None = None, win: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -426,15 +450,35 @@ class BuiltinTracker:
         return np.abs(a - b).mean(axis=1), a.std(axis=1)
 
     def _carry(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, prev: int, lost: np.ndarray,
-               last_seen: np.ndarray) -> np.ndarray:
+               last_seen: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
         """Positions at frame t of the ``lost`` points, moved like nearby visible points that
-        moved like them before they were lost."""
+        moved like them before they were lost.
+
+        With ``anchor`` (n,) (the frame each point was last verified against its query patch):
+        the point's position there plus its neighbours' median displacement from there to t, so
+        a carried position does not depend on the path the point took after its last
+        verification (chained steps, the frame it was lost at) nor on per-frame changes of the
+        neighbour set: a sub-pixel change of a query that flips one of those decisions does not
+        move it. Without: frame-to-frame median steps from the previous position."""
+        out = xy[prev, lost].copy()
+        if anchor is None:
+            a_of = np.full(len(lost), prev)
+        else:
+            a_of = anchor[lost]
+        for a in np.unique(a_of):
+            sub = np.flatnonzero(a_of == a)
+            moved = self._carry_from(xy, vis, q, t, int(a), lost[sub], last_seen)
+            if moved is not None:
+                out[sub] = moved
+        return out
+
+    def _carry_from(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, a: int, lost: np.ndarray,
+                    last_seen: np.ndarray) -> np.ndarray | None:
         from scipy.spatial import cKDTree
 
-        support = np.flatnonzero(vis[prev] & vis[t])
-        out = xy[prev, lost].copy()
+        support = np.flatnonzero(vis[a] & vis[t])
         if len(support) == 0 or len(lost) == 0:
-            return out
+            return None
         k = min(len(support), 12 * int(self.config.neighbours))
         tree = cKDTree(xy[q, support])
         _, nb = tree.query(xy[q, lost], k=k)
@@ -448,8 +492,8 @@ class BuiltinTracker:
         cost = spatial + 10.0 * np.linalg.norm(d_nb - d_self[:, None], axis=2) + np.where(seen, 0.0, 1e6)
         order = np.argsort(cost, axis=1)[:, : int(self.config.neighbours)]
         chosen = np.take_along_axis(nb, order, axis=1)
-        step = xy[t, chosen] - xy[prev, chosen]
-        return out + np.median(step, axis=1)
+        step = xy[t, chosen] - xy[a, chosen]
+        return xy[a, lost] + np.median(step, axis=1)
 
     def _step(self, pyr: _Frames, q: int, t: int, prev: int, a: np.ndarray, ref: np.ndarray, xy: np.ndarray,
               vis: np.ndarray, conf: np.ndarray, state: np.ndarray) -> None:
@@ -499,6 +543,7 @@ class BuiltinTracker:
         pyr.pinned = {q}
         for d in (1, -1):
             last_seen = np.full(n, q)
+            anchor = np.full(n, q)
             for t in range(q + d, T if d > 0 else -1, d):
                 prev = t - d
                 was = vis[prev]
@@ -508,7 +553,8 @@ class BuiltinTracker:
                 lost = np.flatnonzero(~vis[t])
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
-                    xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen)
+                    xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen,
+                                              anchor if cfg.carry_anchor else None)
                     retry = lost if cfg.reacquire else lost[was[lost]]
                     if retry_where is not None:
                         retry = retry[retry_where[t, retry]]
@@ -530,4 +576,5 @@ class BuiltinTracker:
                             conf[t, f[seen]] = 0.25 * np.exp(-np.log(2) * (res[seen] / cfg.residual_threshold) ** 2)
                             state[t, f[seen]] = MATCHED
                 last_seen = np.where(vis[t], t, last_seen)
+                anchor = np.where(state[t] == VERIFIED, t, anchor)
         return xy, vis, conf, state

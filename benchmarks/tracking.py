@@ -3,6 +3,10 @@
     python benchmarks/tracking.py                 # accuracy table + speed
     python benchmarks/tracking.py --speed-only    # >= 1000 points, 16 frames of 1280x720, target <= 2 s
     python benchmarks/tracking.py --accuracy-only --option refine_win=15 --option method=dis
+    python benchmarks/tracking.py --raycast --cache /tmp/rc    # ray-cast occluders + confidence reliability
+    python benchmarks/tracking.py --jitter        # 0.001 px query shifts on real clips (max, p99, > 1 px)
+    python benchmarks/tracking.py --realblur      # real 240 fps footage against flow PSEUDO-truth
+    python benchmarks/tracking.py --calibrate --modes first --cache /tmp/rc   # refit the models
 
 Accuracy: layered scenes from :func:`blur4d.tapvid.tracking_scene` (a textured background, a
 photo panel and a near panel that moves on its own across it, so points are occluded and
@@ -203,6 +207,7 @@ def raycast_accuracy(options: dict[str, Any], modes: list[str], cache: str | Non
     from blur4d.tapvid import evaluate_tracker_output, sample_queries
 
     rows = []
+    rel: dict[str, list[np.ndarray]] = {"conf": [], "vis": [], "within": []}
     print(f"{'dataset':<15}{'seed':>5} {'mode':<8}{'tracks':>7} | {'tracker d_avg/OA/AJ':>21} | "
           f"{'held+allvis':>19} | {'tracked+allvis':>19} |{'vis%':>6}{'gt vis%':>8}{'s':>6}")
     for name, spec in RAYCAST_EVAL.items():
@@ -223,6 +228,10 @@ def raycast_accuracy(options: dict[str, Any], modes: list[str], cache: str | Non
                        "held": b["held"].to_dict(), "tracked": b["tracked"].to_dict(), "time": dt,
                        "pred_visible": float(tracks.visible[ev].mean()), "gt_visible": float(gv[ev].mean())}
                 rows.append(row)
+                if tracks.confidence is not None:
+                    rel["conf"].append(tracks.confidence[ev])
+                    rel["vis"].append(gv[ev])
+                    rel["within"].append((gv & _within(case, tracks.xy, idx))[ev])
                 f = lambda x: f"{x.delta_avg:.3f}/{x.occlusion_accuracy:.3f}/{x.average_jaccard:.3f}"  # noqa: E731
                 print(f"{name:<15}{seed:>5} {mode:<8}{len(idx):>7} | {f(m):>21} | {f(b['held']):>19} | "
                       f"{f(b['tracked']):>19} |{row['pred_visible']:>6.0%}{row['gt_visible']:>8.0%}{dt:>6.1f}",
@@ -238,23 +247,33 @@ def raycast_accuracy(options: dict[str, Any], modes: list[str], cache: str | Non
                   f"held+allvis {mean('held', 'delta_avg'):.3f}/{mean('held', 'occlusion_accuracy'):.3f}/"
                   f"{mean('held', 'average_jaccard'):.3f} | tracked+allvis {mean('tracked', 'delta_avg'):.3f}/"
                   f"{mean('tracked', 'occlusion_accuracy'):.3f}/{mean('tracked', 'average_jaccard'):.3f}")
+    if rel["conf"]:
+        print_reliability("ray-cast evaluation clips, all modes", *(np.concatenate(rel[k]) for k in ("conf", "vis", "within")))
     return rows
 
 
-def _collect(case: dict[str, Any], mode: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The tracker's visibility features and the true visibility on the evaluated frames."""
+def _collect(case: dict[str, Any], mode: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tracker's position features (:data:`POSITION_FEATURES`), the true visibility, and
+    'visible and within 4 px at 256x256' on the evaluated frames."""
     from blur4d.adapters.tracking import BuiltinTracker
     from blur4d.tapvid import sample_queries
 
     idx, qf = sample_queries(case["gt_vis"], mode, stride=5)
     queries = np.concatenate([qf[:, None], case["gt_xy"][qf, idx]], axis=1)
     tracker = BuiltinTracker(queries=queries, visibility="calibrated", **options)
-    tracker(case["video"], seed=0)
+    tracks = tracker(case["video"], seed=0)
     F = tracker.last_visibility_features
     gv = case["gt_vis"][:, idx]
     t = np.arange(len(gv))[:, None]
     ev = (t > qf[None]) if mode == "first" else (t != qf[None])
-    return F[ev].astype(np.float64), gv[ev]
+    return F[ev].astype(np.float64), gv[ev], (gv & _within(case, tracks.xy, idx))[ev]
+
+
+def _within(case: dict[str, Any], xy: np.ndarray, idx: np.ndarray, px: float = 4.0) -> np.ndarray:
+    """(T, n) predicted positions within ``px`` of the truth at TAP-Vid's 256x256."""
+    W, H = case["size"]
+    s = np.array([256.0 / W, 256.0 / H])
+    return np.linalg.norm((np.asarray(xy, np.float64) - case["gt_xy"][:, idx]) * s, axis=-1) < px
 
 
 def fit_logistic(F: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
@@ -275,47 +294,75 @@ def fit_logistic(F: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[tuple[float, float, float, int]]:
-    """(bin low, mean predicted, observed visible fraction, count) per probability bin."""
+    """(bin low, mean predicted, observed fraction, count) per probability bin."""
     edges = np.linspace(0, 1, bins + 1)
     k = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
     return [(float(edges[i]), float(p[k == i].mean()), float(y[k == i].mean()), int((k == i).sum()))
             for i in range(bins) if (k == i).any()]
 
 
-def calibrate(options: dict[str, Any], cache: str | None) -> np.ndarray:
-    """Fit the visibility model on the calibration clips (RAYCAST_CALIB, never evaluated), then
-    print its reliability on the evaluation clips."""
-    from blur4d.adapters.track_visibility import FEATURES, visibility_probability
+def print_reliability(title: str, conf: np.ndarray, vis: np.ndarray, within: np.ndarray, bins: int = 10) -> None:
+    """Confidence bins against the fraction truly visible and the fraction visible and within 4 px
+    (at 256x256): the calibration of ``Tracks.confidence``."""
+    print(f"reliability, {title} ({len(conf)} samples): confidence bin, mean confidence, observed visible, "
+          "observed visible and within 4 px")
+    print(f"{'bin':>8}{'mean conf':>10}{'visible':>9}{'within 4':>9}{'count':>9}")
+    edges = np.linspace(0, 1, bins + 1)
+    k = np.clip(np.digitize(conf, edges) - 1, 0, bins - 1)
+    for i in range(bins):
+        m = k == i
+        if m.any():
+            print(f"{edges[i]:>4.1f}-{edges[i + 1]:<3.1f}{conf[m].mean():>10.3f}{vis[m].mean():>9.3f}{within[m].mean():>9.3f}"
+                  f"{int(m.sum()):>9}")
+    print(f"Brier score vs 'within 4 px' {float(np.mean((conf - within) ** 2)):.4f} (constant at the base rate: "
+          f"{float(np.var(within.astype(float))):.4f}); vs 'visible' {float(np.mean((conf - vis) ** 2)):.4f}")
 
-    Fs, ys = [], []
+
+def calibrate(options: dict[str, Any], cache: str | None, modes: tuple[str, ...] = ("first", "strided")) -> np.ndarray:
+    """Fit the visibility and position models on the calibration clips (RAYCAST_CALIB, never
+    evaluated), then print their reliability on the evaluation clips."""
+    from blur4d.adapters.track_visibility import (FEATURES, POSITION_FEATURES, position_probability,
+                                                  visibility_probability)
+
+    Fs, ys, ws = [], [], []
     for seed, blur in zip(RAYCAST_CALIB["seed"], RAYCAST_CALIB["blur"]):
         case = raycast_case(seed, blur, cache=cache)
-        for mode in ("first", "strided"):
-            F, y = _collect(case, mode, options)
+        for mode in modes:
+            F, y, w = _collect(case, mode, options)
             Fs.append(F)
             ys.append(y)
+            ws.append(w)
         print(f"calibration clip seed {seed} blur {blur}: {sum(len(y) for y in ys)} samples so far", flush=True)
-    F, y = np.concatenate(Fs), np.concatenate(ys)
-    w = fit_logistic(F, y)
+    F, y, wy = np.concatenate(Fs), np.concatenate(ys), np.concatenate(ws)
+    k = len(FEATURES)
+    w = fit_logistic(F[:, :k], y)
+    print("visibility model refit (COEF; not adopted unless pasted):")
     print("COEF = np.array([" + ", ".join(f"{v:.4f}" for v in w) + "])")
     print("  " + ", ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, w)))
-    p = visibility_probability(F, w)
-    print(f"calibration data: {len(y)} samples, {y.mean():.1%} visible; accuracy at 0.5: {((p >= 0.5) == y).mean():.3f}"
-          f" (always visible: {y.mean():.3f})")
-    Fe, ye = [], []
+    wp = fit_logistic(F, wy)
+    print("position model (COEF_POSITION): p(visible and within 4 px at 256x256)")
+    print("COEF_POSITION = np.array([" + ", ".join(f"{v:.4f}" for v in wp) + "])")
+    print("  " + ", ".join(f"{n}={v:.3f}" for n, v in zip(POSITION_FEATURES, wp)))
+    p = visibility_probability(F[:, :k], w)
+    print(f"calibration data: {len(y)} samples, {y.mean():.1%} visible, {wy.mean():.1%} within 4 px; accuracy at 0.5: "
+          f"{((p >= 0.5) == y).mean():.3f} (always visible: {y.mean():.3f})")
+    Fe, ye, we = [], [], []
     for name, spec in RAYCAST_EVAL.items():
         for seed in spec["seed"]:
-            F2, y2 = _collect(raycast_case(seed, spec["blur"], cache=cache), "strided", options)
+            F2, y2, w2 = _collect(raycast_case(seed, spec["blur"], cache=cache), modes[-1], options)
             Fe.append(F2)
             ye.append(y2)
-    F2, y2 = np.concatenate(Fe), np.concatenate(ye)
-    p2 = visibility_probability(F2, w)
-    print(f"reliability on the evaluation clips (strided queries, {len(y2)} samples):")
+            we.append(w2)
+    F2, y2, w2 = np.concatenate(Fe), np.concatenate(ye), np.concatenate(we)
+    p2 = visibility_probability(F2[:, :k], w)
+    print(f"visibility model, reliability on the evaluation clips ({modes[-1]} queries, {len(y2)} samples):")
     print(f"{'p bin':>8}{'mean p':>8}{'observed':>10}{'count':>9}")
     for lo, mp, obs, n in reliability(p2, y2):
         print(f"{lo:>8.1f}{mp:>8.3f}{obs:>10.3f}{n:>9}")
     brier = float(np.mean((p2 - y2) ** 2))
     print(f"Brier score {brier:.4f} (always-visible at the base rate: {float(np.mean((y2.mean() - y2) ** 2)):.4f})")
+    c2 = np.minimum(position_probability(F2, wp), visibility_probability(F2[:, :k]))
+    print_reliability(f"position model before the stability cap, evaluation clips ({modes[-1]})", c2, y2, w2)
     return w
 
 
@@ -371,7 +418,8 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
     print(f"jitter: every query moved by {eps:g} px in x and y (a change of {eps * 2 ** 0.5:.4f} px); per track the "
           "largest change of its position over the frames")
     print(f"{'clip':<26}{'tracks':>7} | {'all frames: median':>18}{'p99':>8}{'max':>8}{'>0.01':>7}{'>1px':>6} | "
-          f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10}")
+          f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10} | "
+          f"{'conf>=0.5 in both: p99':>22}{'max':>7}{'>1px':>6}{'share':>7}")
     for name, start, frames in REAL_CLIPS + REALBLUR_CLIPS:
         video = real_clip(name, start, frames, max_side)
         if video is None:
@@ -386,18 +434,23 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
         d[qf] = 0.0
         per = d.max(axis=0)
         dv = np.where(a.visible & b.visible, d, 0.0).max(axis=0)
+        sure = a.visible & b.visible & (a.confidence >= 0.5) & (b.confidence >= 0.5)
+        dc = np.where(sure, d, 0.0).max(axis=0)
         flips = float((a.visible != b.visible).mean())
         row = {"clip": f"{name.split('_f')[-1]}[{start}:{start + frames}]", "size": (video.width, video.height), "tracks": len(q),
                "median": float(np.median(per)), "p99": float(np.percentile(per, 99)), "max": float(per.max()),
                "frac_over_0.01": float((per > 0.01).mean()), "frac_over_1": float((per > 1).mean()),
                "visible_p99": float(np.percentile(dv, 99)), "visible_max": float(dv.max()),
                "visible_frac_over_0.01": float((dv > 0.01).mean()), "visible_frac_over_1": float((dv > 1).mean()),
-               "visibility_flips": flips}
+               "visibility_flips": flips, "confident_p99": float(np.percentile(dc, 99)),
+               "confident_max": float(dc.max()), "confident_frac_over_1": float((dc > 1).mean()),
+               "confident_share": float(sure.mean())}
         rows.append(row)
         print(f"{row['clip']:<26}{len(q):>7} | {row['median']:>18.4f}{row['p99']:>8.3f}{row['max']:>8.2f}"
               f"{row['frac_over_0.01']:>7.1%}{row['frac_over_1']:>6.1%} | {row['visible_p99']:>20.3f}"
               f"{row['visible_max']:>8.2f}{row['visible_frac_over_0.01']:>7.1%}{row['visible_frac_over_1']:>6.1%} |"
-              f"{flips:>10.2%}", flush=True)
+              f"{flips:>10.2%} | {row['confident_p99']:>22.3f}{row['confident_max']:>7.2f}"
+              f"{row['confident_frac_over_1']:>6.1%}{row['confident_share']:>7.1%}", flush=True)
     return rows
 
 
@@ -469,6 +522,61 @@ def real_visibility(options: dict[str, Any], grid: int = 24, max_side: int = 640
     return rows
 
 
+def realblur_pseudo_truth(options: dict[str, Any], steps: tuple[int, ...] = (3, 4), grid: int = 24,
+                          max_side: int = 640) -> list[dict[str, Any]]:
+    """Real 240 fps footage (realblur/) as a real-data proxy: PSEUDO-truth tracks from dense flow
+    chained through every 240 fps frame with forward-backward consistency
+    (:func:`_flow_pseudo_truth`, small steps), and the tracker run on every ``step``-th frame only
+    (80 or 60 fps: larger motion per frame). TAP-Vid metrics against that pseudo-truth, beside
+    'always visible' (at the tracker's positions) and 'held' (the query position, always visible).
+    Not annotated truth: a point the flow lost stays 'not visible' even if it re-appears."""
+    from blur4d.adapters.tracking import BuiltinTracker, grid_points
+    from blur4d.tapvid import tapvid_metrics
+    from blur4d.types import Intervals, Video
+
+    rows = []
+    rel: dict[str, list[np.ndarray]] = {"conf": [], "vis": [], "within": []}
+    print("realblur 240 fps: PSEUDO-truth = DIS flow chained through all 24 frames with forward-backward consistency "
+          "(not annotations); tracker on every step-th frame")
+    print(f"{'clip':<16}{'step':>5}{'frames':>7}{'pseudo vis':>11}{'called vis':>11} | {'tracker d_avg/OA/AJ':>21} | "
+          f"{'tracked+allvis':>19} | {'held+allvis':>19}")
+    for name, start, frames in REALBLUR_CLIPS:
+        full = real_clip(name, start, frames, max_side)
+        if full is None:
+            print(f"{name}: not found, skipped")
+            continue
+        for step in steps:
+            sub = np.arange(0, frames, step)
+            qs = len(sub) // 2
+            q = grid_points(full.width, full.height, grid).astype(np.float64)
+            q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)
+            fxy, fvis = _flow_pseudo_truth(full, int(sub[qs]), q)
+            gxy, gvis = fxy[sub], fvis[sub]
+            video = Video(full.frames[sub], Intervals.present(len(sub)), fps=240.0 / step)
+            tracks = BuiltinTracker(queries=np.c_[np.full(len(q), qs), q], **options)(video)
+            qfr = np.full(len(q), qs)
+            kw = {"image_size": (video.width, video.height), "query_mode": "strided"}
+            m = tapvid_metrics(gxy, gvis, tracks.xy, tracks.visible, qfr, **kw)
+            base = tapvid_metrics(gxy, gvis, tracks.xy, np.ones_like(gvis), qfr, **kw)
+            held = tapvid_metrics(gxy, gvis, np.repeat(q[None], len(sub), 0), np.ones_like(gvis), qfr, **kw)
+            ev = np.broadcast_to(np.arange(len(sub))[:, None] != qs, gvis.shape)
+            case = {"size": (video.width, video.height), "gt_xy": gxy}
+            if tracks.confidence is not None:
+                rel["conf"].append(tracks.confidence[ev])
+                rel["vis"].append(gvis[ev])
+                rel["within"].append((gvis & _within(case, tracks.xy, np.arange(len(q))))[ev])
+            row = {"clip": name.split("_f")[-1], "step": step, "frames": len(sub), "tracker": m.to_dict(),
+                   "tracked_allvis": base.to_dict(), "held_allvis": held.to_dict(),
+                   "pseudo_visible": float(gvis[ev].mean()), "called_visible": float(tracks.visible[ev].mean())}
+            rows.append(row)
+            f = lambda x: f"{x.delta_avg:.3f}/{x.occlusion_accuracy:.3f}/{x.average_jaccard:.3f}"  # noqa: E731
+            print(f"{row['clip']:<16}{step:>5}{len(sub):>7}{row['pseudo_visible']:>11.1%}{row['called_visible']:>11.1%} | "
+                  f"{f(m):>21} | {f(base):>19} | {f(held):>19}", flush=True)
+    if rel["conf"]:
+        print_reliability("realblur, against the PSEUDO-truth", *(np.concatenate(rel[k]) for k in ("conf", "vis", "within")))
+    return rows
+
+
 def _parse_options(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -498,15 +606,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jitter", action="store_true", help="only the query-jitter stability on real videos")
     p.add_argument("--calibrate", action="store_true", help="fit the visibility model (ray-cast calibration clips)")
     p.add_argument("--real", action="store_true", help="only the real clips: jitter and flow-consistency visibility")
+    p.add_argument("--realblur", action="store_true",
+                   help="only realblur 240 fps: flow pseudo-truth at 240 fps, tracker on subsampled frames")
     args = p.parse_args(argv)
     options = _parse_options(args.option)
     if options:
         print(f"options: {options}")
     if args.calibrate:
-        calibrate(options, args.cache)
+        calibrate(options, args.cache, tuple(args.modes.split(",")))
         return 0
     if args.jitter:
         jitter(options)
+        return 0
+    if args.realblur:
+        realblur_pseudo_truth(options)
         return 0
     if args.real:
         jitter(options)
