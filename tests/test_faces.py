@@ -413,11 +413,22 @@ def test_cat_sphere_and_cat_poster_are_not_faces(mp):
     assert faces.num_faces == 0
 
 
+def _half_astronaut_canvas() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The astronaut at half size (256 px) on a 400x300 black canvas at (60, 20), and its face box
+    there (pixel centres at integers: x' = (x + 0.5) / 2 - 0.5, then shifted)."""
+    import cv2
+    from skimage import data
+
+    half = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((300, 400, 3), np.uint8)
+    canvas[20:276, 60:316] = half
+    return half, canvas, (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
+
+
 def test_mesh_on_upscaled_crop_maps_back_to_full_frame_pixels(mp):
     """Face Mesh on a 256 px crop of a half-size astronaut lands where Face Mesh on the full-size
     photo says (scaled with pixel centres at integers: x' = (x + 0.5) / 2 - 0.5), and moves
     exactly with an integer shift of the frame."""
-    import cv2
     from skimage import data
 
     from blur4d.adapters.faces.crops import CropFaceDetector
@@ -425,12 +436,9 @@ def test_mesh_on_upscaled_crop_maps_back_to_full_frame_pixels(mp):
 
     img = data.astronaut()
     ref = _static_landmarks(img)[:468, :2]
-    half = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((300, 400, 3), np.uint8)
-    canvas[20:276, 60:316] = half
+    half, canvas, box = _half_astronaut_canvas()
     det = CropFaceDetector(mp, 400, 300)
     try:
-        box = (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
         lm, why = det.mesh_at(canvas, box)
         assert why == "ok"
         expected = (ref + 0.5) / 2 - 0.5 + [60, 20]
@@ -450,16 +458,12 @@ def test_mesh_on_a_widened_crop_maps_back_and_finds_a_narrowed_face(mp):
     map back is exact), and a face narrowed to 0.6 of its width (a turned poster) that the plain
     crop misses or fits is found on the widened crop, where it lies."""
     import cv2
-    from skimage import data
 
     from blur4d.adapters.faces.crops import CropFaceDetector
 
-    half = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((300, 400, 3), np.uint8)
-    canvas[20:276, 60:316] = half
+    half, canvas, box = _half_astronaut_canvas()
     det = CropFaceDetector(mp, 400, 300)
     try:
-        box = (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
         lm, _ = det.mesh_at(canvas, box)
         lm_w, why = det.mesh_at(canvas, box, stretch=1.4)
         assert why == "ok"
