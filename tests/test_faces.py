@@ -61,6 +61,8 @@ def test_config_validation_and_unknown_option():
         F.FaceMeshTracker(smoothing="kalman")
     with pytest.raises(InputError, match="max_faces"):
         F.FaceMeshTracker(max_faces=0)
+    with pytest.raises(InputError, match="coarse_tiles_per_frame"):
+        F.FaceMeshTracker(coarse_tiles_per_frame=-1)
     with pytest.raises(InputError, match="faces backend"):
         api.make_backend("faces", None, {"no_such_option": 1})
 
@@ -519,7 +521,7 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
     ``tile_period`` frames, and again on the frame after a tracked face was lost."""
     from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
 
-    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,))
+    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,), coarse_tiles_per_frame=0)
     calls: list[tuple[int, int]] = []
     real = det.full.process
 
@@ -554,3 +556,37 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
         assert (360, 640) in calls and det.t % 4 != 0
     finally:
         det.close()
+
+
+def test_coarse_tile_sweep_visits_twice_larger_tiles_in_turn(mp):
+    """``coarse_tiles_per_frame``: a second sweep of tiles twice as large (384 px for 24 px faces)
+    runs beside the fine one, one coarse tile per frame in turn, all of them on the first frame."""
+    from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
+
+    det = CropFaceDetector(mp, 1280, 720, tiles_per_frame=1, tile_period=1000)
+    calls: list[tuple[int, int, int]] = []
+    real = det.full.process
+
+    def spy(img):
+        calls.append(img.shape[:2])
+        return real(img)
+
+    det.full.process = spy
+    try:
+        blank = np.zeros((720, 1280, 3), np.uint8)
+        coarse = _tiles(1280, 720, 384)
+        assert len(coarse) == len(det.coarse) == 15 and len(det.tiles) == len(_tiles(1280, 720, 192)) == 45
+        det(blank)
+        assert calls.count((384, 384)) == 15 and calls.count((192, 192)) == 45
+        seen = []
+        for _ in range(15):
+            calls.clear()
+            det(blank)
+            assert calls.count((384, 384)) == 1 and calls.count((192, 192)) == 1
+            seen.append(det._next_coarse)
+        assert sorted(seen) == list(range(15))  # every coarse tile once in 15 frames
+    finally:
+        det.close()
+    off = CropFaceDetector(mp, 1280, 720, coarse_tiles_per_frame=0)
+    off.close()
+    assert off.coarse == []
