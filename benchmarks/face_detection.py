@@ -279,26 +279,54 @@ def _bin(v: float, edges) -> str:
     for lo, hi in zip(edges[:-1], edges[1:]):
         if lo <= v < hi:
             return f"{lo:g}-{hi:g}"
-    return f">={edges[-1]:g}"
+    return f">{edges[-1]:g}"
 
 
-def report(methods: dict, clips: list[Clip]) -> None:
-    size_edges = (20, 30, 45, 70, 110, 170, 260, 400)
-    yaw_edges = (0, 15, 35, 50, 70)
+SIZE_EDGES = (0, 30, 60, 120)  # face height bins (px) of the report
+TRUE_YAW_EDGES = (0, 15, 30, 45, 60)  # |true yaw| bins (deg); the issue's target counts <= 60
+TARGET_YAW = 60.0
+
+
+def _keys(clip: Clip) -> list[str]:
+    """The report rows a clip counts in."""
+    keys = [f"kind {clip.kind}"]
+    if clip.kind != "face":
+        return keys
+    keys += [f"size {_bin(clip.size_px, SIZE_EDGES)}", f"set {clip.name.split()[0]}"]
+    m = clip.meta
+    if "true_yaw" not in m:  # tuning set: the poster's yaw is the face's (a frontal texture)
+        return keys + [f"yaw {_bin(clip.yaw, (0, 15, 35, 50, 70))}"]
+    ay, cy = abs(float(m["apparent_yaw"])), abs(float(m["true_yaw"]))
+    yb = _bin(ay, TRUE_YAW_EDGES)
+    keys += [f"yaw {yb}", f"{m['texture']} yaw {yb}", f"composed-yaw {_bin(cy, TRUE_YAW_EDGES)}"]
+    if ay <= TARGET_YAW:
+        keys += ["target |yaw|<=60", f"target-size {_bin(clip.size_px, SIZE_EDGES)}", f"target-set {m['texture']}"]
+    else:
+        keys.append("beyond |yaw|>60")
+    if cy <= TARGET_YAW:
+        keys.append("composed-target |yaw|<=60")
+    if abs(float(m["apparent_yaw_facemesh"])) <= TARGET_YAW:  # texture yaws by Face Mesh instead
+        keys.append("target-facemesh-texture-pose |yaw|<=60")
+    return keys
+
+
+def report(methods: dict, clips: list[Clip], misses: bool = False) -> None:
+    """Recall and false faces per group; for the held-out set per |true yaw| bin (the depicted
+    head relative to the line of sight), per face size, and the issue's target range (<= 60 deg)
+    apart from the faces beyond it. ``misses``: list every missed face."""
     for name, make in methods.items():
         rows: dict[str, list[int]] = {}
         t0 = time.perf_counter()
         nframes = 0
+        missed = []
         for clip in clips:
             n, h, f = evaluate(clip, tracker_boxes(make(), clip.frames))
             nframes += len(clip.frames)
-            keys = [f"kind {clip.kind}"]
-            if clip.kind == "face":
-                keys += [f"size {_bin(clip.size_px, size_edges)}", f"yaw {_bin(clip.yaw, yaw_edges)}",
-                         f"set {clip.name.split()[0]}"]
-                if clip.meta.get("texture"):  # held-out: poster yaw per texture (the ToS head is turned already)
-                    keys.append(f"{clip.meta['texture']} yaw {_bin(clip.yaw, yaw_edges)}")
-            for k in keys + ["all"]:
+            if h < n:
+                missed.append(f"{clip.name} ({clip.size_px:.0f} px, yaw {clip.meta.get('apparent_yaw', '-')}, "
+                              f"composed {clip.meta.get('true_yaw', '-')}): "
+                              f"{n - h}/{n}")
+            for k in _keys(clip) + ["all"]:
                 r = rows.setdefault(k, [0, 0, 0, 0])
                 r[0] += n
                 r[1] += h
@@ -306,16 +334,52 @@ def report(methods: dict, clips: list[Clip]) -> None:
                 r[3] += len(clip.frames)
         dt = time.perf_counter() - t0
         print(f"\n## {name}  ({nframes} frames, {dt:.0f} s wall)")
-        print(f"{'group':28s} {'frames':>6s} {'faces':>6s} {'recall@0.5':>10s} {'false/100 fr':>12s}")
-        for k in sorted(rows, key=lambda s: (s.split()[0], _sortkey(s))):
+        print(f"{'group':32s} {'frames':>6s} {'faces':>6s} {'recall@0.5':>10s} {'false/100 fr':>12s}")
+        for k in sorted(rows, key=lambda s: (s.rsplit(" ", 1)[0], _sortkey(s))):
             n, h, f, fr = rows[k]
             rec = f"{h / n:.2f}" if n else "-"
-            print(f"{k:28s} {fr:6d} {n:6d} {rec:>10s} {100 * f / fr:12.1f}")
+            print(f"{k:32s} {fr:6d} {n:6d} {rec:>10s} {100 * f / fr:12.1f}")
+        if misses:
+            print("  missed: " + ("; ".join(missed) or "none"))
+
+
+def entering(methods: dict, clips: list[Clip], frames: int = 48) -> None:
+    """Steady state, which the 2-frame clips do not test (their first frame sweeps every tile): each
+    target face under 120 px (apparent |yaw| <= 60) enters a video on its second frame (the first is
+    a distractor frame of the same set: same camera and backdrop, no face) and stays for
+    ``frames - 1`` frames (its two rendered frames alternating). Reported: recall over those frames
+    and frames until it is first found (the tile sweeps visit its place in turn)."""
+    blank = next((c.frames[0] for c in clips if c.kind != "face"), None)
+    faces = [c for c in clips if c.kind == "face" and c.size_px < 120 and "apparent_yaw" in c.meta
+             and abs(c.meta["apparent_yaw"]) <= TARGET_YAW]
+    if blank is None or not faces:
+        return
+    print(f"\n## entering faces: {len(faces)} target faces < 120 px, each entering on frame 2 of a {frames}-frame video")
+    print(f"  {'method':7s} {'recall':>6s} {'<30 px':>6s} {'30-60':>6s} {'60-120':>6s} {'frames to first find: median':>29s} "
+          f"{'max':>4s} {'never':>5s} {'CPU s/frame':>11s}")
+    for name, make in methods.items():
+        hits: dict[str, list[bool]] = {}
+        first, never, c0, nf = [], 0, time.process_time(), 0
+        for c in faces:
+            video = np.stack([blank] + [c.frames[i % len(c.frames)] for i in range(frames - 1)])
+            boxes = tracker_boxes(make(), video)
+            nf += frames
+            hit = [any(_iou(tb, pb) >= 0.5 for pb in boxes[t]) for t in range(1, frames)
+                   for tb in c.truth[(t - 1) % len(c.frames)]]
+            hits.setdefault(_bin(c.size_px, SIZE_EDGES), []).extend(hit)
+            hits.setdefault("all", []).extend(hit)
+            k = next((i + 1 for i, h in enumerate(hit) if h), None)
+            never += k is None
+            first.append(k if k is not None else frames)
+        r = {k: f"{np.mean(v):.2f}" for k, v in hits.items()}
+        print(f"  {name.split(':')[0]:7s} {r['all']:>6s} {r.get('0-30', '-'):>6s} {r.get('30-60', '-'):>6s} "
+              f"{r.get('60-120', '-'):>6s} {np.median(first):29.0f} {max(first):4d} {never:5d} "
+              f"{(time.process_time() - c0) / nf:11.3f}")
 
 
 def _sortkey(s: str) -> float:
     try:
-        return float(s.split()[1].split("-")[0].lstrip(">="))
+        return float(s.split()[-1].split("-")[0].lstrip(">="))
     except (ValueError, IndexError):
         return 0.0
 
@@ -432,8 +496,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer sizes/yaws/distractors")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=("set", "heldout", "real", "nopeople", "speed"), default=None)
-    ap.add_argument("--methods", default="before,after")
+    ap.add_argument("--methods", default="before,f13b,after")
     ap.add_argument("--dump", default=None, help="folder for crops of the faces found in the dog clip")
+    ap.add_argument("--misses", action="store_true", help="list every missed face")
     ap.add_argument("--cache", default=None, help="npz of the rendered set (reused when it exists)")
     ap.add_argument("--heldout", default="640x360:5,1280x720:6,1280x720:7",
                     help="held-out sets as WxH:seed,... (640x360:3 and 11-13 were used to diagnose misses and "
@@ -442,6 +507,8 @@ def main() -> None:
     all_methods = {
         "before: FaceMesh video mode (short-range detector)": lambda: F.FaceMeshTracker(smoothing="none",
                                                                                         detector="facemesh"),
+        "f13b: the crops detector without the coarse tile sweep (coarse_tiles_per_frame=0)": lambda: F.FaceMeshTracker(
+            smoothing="none", coarse_tiles_per_frame=0),
         "after: full+short-range detectors, mesh on upscaled crops, rejection": lambda: F.FaceMeshTracker(
             smoothing="none"),
     }
@@ -457,7 +524,7 @@ def main() -> None:
                 save_clips(cache, clips)
         print(f"labelled set: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames "
               f"(rendered in {time.perf_counter() - t0:.0f} s)")
-        report(methods, clips)
+        report(methods, clips, args.misses)
     if args.only in (None, "heldout"):
         from face_heldout import build_heldout
 
@@ -465,7 +532,7 @@ def main() -> None:
             wh, seed_s = spec.split(":")
             size, seed = tuple(int(v) for v in wh.split("x")), int(seed_s.rstrip("q"))
             quick = args.quick or seed_s.endswith("q")
-            tag = f"{size[0]}_{seed}{'q' if quick else ''}"
+            tag = f"{size[0]}_{seed}{'q' if quick else ''}_v3"  # v3: true/apparent yaw, tos_woman
             cache = Path(args.cache).with_name(f"heldout_{tag}.npz") if args.cache else None
             t0 = time.perf_counter()
             if cache is not None and cache.is_file():
@@ -476,7 +543,8 @@ def main() -> None:
                     save_clips(cache, clips)
             print(f"\n# HELD-OUT set {size[0]}x{size[1]} seed {seed} (not used for tuning): {len(clips)} clips, "
                   f"{sum(len(c.frames) for c in clips)} frames (rendered in {time.perf_counter() - t0:.0f} s)")
-            report(methods, clips)
+            report(methods, clips, args.misses)
+            entering(methods, clips)
     if args.only in (None, "real"):
         real_clips(methods, args.dump)
     if args.only in (None, "nopeople"):

@@ -61,6 +61,8 @@ def test_config_validation_and_unknown_option():
         F.FaceMeshTracker(smoothing="kalman")
     with pytest.raises(InputError, match="max_faces"):
         F.FaceMeshTracker(max_faces=0)
+    with pytest.raises(InputError, match="coarse_tiles_per_frame"):
+        F.FaceMeshTracker(coarse_tiles_per_frame=-1)
     with pytest.raises(InputError, match="faces backend"):
         api.make_backend("faces", None, {"no_such_option": 1})
 
@@ -413,11 +415,22 @@ def test_cat_sphere_and_cat_poster_are_not_faces(mp):
     assert faces.num_faces == 0
 
 
+def _half_astronaut_canvas() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The astronaut at half size (256 px) on a 400x300 black canvas at (60, 20), and its face box
+    there (pixel centres at integers: x' = (x + 0.5) / 2 - 0.5, then shifted)."""
+    import cv2
+    from skimage import data
+
+    half = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((300, 400, 3), np.uint8)
+    canvas[20:276, 60:316] = half
+    return half, canvas, (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
+
+
 def test_mesh_on_upscaled_crop_maps_back_to_full_frame_pixels(mp):
     """Face Mesh on a 256 px crop of a half-size astronaut lands where Face Mesh on the full-size
     photo says (scaled with pixel centres at integers: x' = (x + 0.5) / 2 - 0.5), and moves
     exactly with an integer shift of the frame."""
-    import cv2
     from skimage import data
 
     from blur4d.adapters.faces.crops import CropFaceDetector
@@ -425,12 +438,9 @@ def test_mesh_on_upscaled_crop_maps_back_to_full_frame_pixels(mp):
 
     img = data.astronaut()
     ref = _static_landmarks(img)[:468, :2]
-    half = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((300, 400, 3), np.uint8)
-    canvas[20:276, 60:316] = half
+    half, canvas, box = _half_astronaut_canvas()
     det = CropFaceDetector(mp, 400, 300)
     try:
-        box = (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
         lm, why = det.mesh_at(canvas, box)
         assert why == "ok"
         expected = (ref + 0.5) / 2 - 0.5 + [60, 20]
@@ -450,16 +460,12 @@ def test_mesh_on_a_widened_crop_maps_back_and_finds_a_narrowed_face(mp):
     map back is exact), and a face narrowed to 0.6 of its width (a turned poster) that the plain
     crop misses or fits is found on the widened crop, where it lies."""
     import cv2
-    from skimage import data
 
     from blur4d.adapters.faces.crops import CropFaceDetector
 
-    half = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((300, 400, 3), np.uint8)
-    canvas[20:276, 60:316] = half
+    half, canvas, box = _half_astronaut_canvas()
     det = CropFaceDetector(mp, 400, 300)
     try:
-        box = (ASTRONAUT_FACE + 0.5) / 2 - 0.5 + [60, 20, 60, 20]
         lm, _ = det.mesh_at(canvas, box)
         lm_w, why = det.mesh_at(canvas, box, stretch=1.4)
         assert why == "ok"
@@ -515,7 +521,7 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
     ``tile_period`` frames, and again on the frame after a tracked face was lost."""
     from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
 
-    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,))
+    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,), coarse_tiles_per_frame=0)
     calls: list[tuple[int, int]] = []
     real = det.full.process
 
@@ -550,3 +556,37 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
         assert (360, 640) in calls and det.t % 4 != 0
     finally:
         det.close()
+
+
+def test_coarse_tile_sweep_visits_twice_larger_tiles_in_turn(mp):
+    """``coarse_tiles_per_frame``: a second sweep of tiles twice as large (384 px for 24 px faces)
+    runs beside the fine one, one coarse tile per frame in turn, all of them on the first frame."""
+    from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
+
+    det = CropFaceDetector(mp, 1280, 720, tiles_per_frame=1, tile_period=1000)
+    calls: list[tuple[int, int, int]] = []
+    real = det.full.process
+
+    def spy(img):
+        calls.append(img.shape[:2])
+        return real(img)
+
+    det.full.process = spy
+    try:
+        blank = np.zeros((720, 1280, 3), np.uint8)
+        coarse = _tiles(1280, 720, 384)
+        assert len(coarse) == len(det.coarse) == 15 and len(det.tiles) == len(_tiles(1280, 720, 192)) == 45
+        det(blank)
+        assert calls.count((384, 384)) == 15 and calls.count((192, 192)) == 45
+        seen = []
+        for _ in range(15):
+            calls.clear()
+            det(blank)
+            assert calls.count((384, 384)) == 1 and calls.count((192, 192)) == 1
+            seen.append(det._next_coarse)
+        assert sorted(seen) == list(range(15))  # every coarse tile once in 15 frames
+    finally:
+        det.close()
+    off = CropFaceDetector(mp, 1280, 720, coarse_tiles_per_frame=0)
+    off.close()
+    assert off.coarse == []

@@ -136,6 +136,7 @@ class FaceMeshTracker(_FaceTrackerBase):
             det = CropFaceDetector(mp, video.width, video.height, min_score=float(cfg.min_detection_confidence),
                                    max_faces=int(cfg.max_faces), min_face_px=float(cfg.min_face_px),
                                    tile_period=int(cfg.tile_period), tiles_per_frame=int(cfg.tiles_per_frame),
+                                   coarse_tiles_per_frame=int(cfg.coarse_tiles_per_frame),
                                    max_reprojection=float(cfg.max_reprojection),
                                    model=self._default_face_model().mesh, track=not cfg.static_image_mode)
             try:

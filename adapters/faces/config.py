@@ -34,6 +34,10 @@ class FaceMeshConfig:
     tiles_per_frame: int = 1
     """``crops`` detector: tiles of the small-face sweep run per frame (the sweep is spread over
     frames; all tiles on the first frame)."""
+    coarse_tiles_per_frame: int = 1
+    """``crops`` detector: tiles of a second sweep with tiles twice as large (faces from
+    2 ``min_face_px``) run per frame; 0 turns that sweep off. A mid-size face entering a 1280x720
+    video is then found within 15 frames instead of up to 45."""
     max_reprojection: float = 0.10
     """``crops`` detector: largest RMS misfit (face sizes) of a mesh against the 3D face model."""
     min_track_frames: int = 2
@@ -78,6 +82,8 @@ class FaceMeshConfig:
         for name in ("tile_period", "tiles_per_frame", "min_track_frames"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if int(self.coarse_tiles_per_frame) < 0:
+            raise InputError(f"coarse_tiles_per_frame: expected >= 0, got {self.coarse_tiles_per_frame}")
         if not float(self.max_reprojection) > 0:
             raise InputError(f"max_reprojection: expected > 0, got {self.max_reprojection}")
         if int(self.max_faces) < 1:

@@ -70,7 +70,7 @@ class CropFaceDetector:
                  crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
-                 widened_tiles: bool = False) -> None:
+                 widened_tiles: bool = False, coarse_tiles_per_frame: int = 1) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -90,6 +90,13 @@ class CropFaceDetector:
         side = int(round(192 * float(min_face_px) / 24.0))
         self.tiles = [(x, y, s, st) for st in (1.0, *(self.views if widened_tiles else ()))
                       for x, y, s in _tiles(int(round(self.W * st)), self.H, side)]
+        # a second, coarser sweep (tiles twice as large, so faces of 2 min_face_px up to the size
+        # the whole-frame detectors find): a mid-size face entering a large frame is found within
+        # len(coarse) / coarse_tiles_per_frame frames instead of waiting for the fine sweep
+        self.coarse = [(x, y, s, 1.0) for x, y, s in _tiles(self.W, self.H, 2 * side)] \
+            if coarse_tiles_per_frame > 0 else []
+        self.coarse_per_frame = max(0, int(coarse_tiles_per_frame))
+        self._next_coarse = 0
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
         self.tile_period = max(1, int(tile_period))
@@ -162,15 +169,23 @@ class CropFaceDetector:
         self._relook = False
         for box, _ in self._lost:  # a face lost lately: the full-range detector around its last box
             found += self._around(frame, box)
+        sweep = []
         if self.tiles:
             if first:
-                ks = list(range(len(self.tiles)))
+                sweep += self.tiles
             else:
                 n = min(self.tiles_per_frame, len(self.tiles))
-                ks = [(self._next_tile + i) % len(self.tiles) for i in range(n)]
+                sweep += [self.tiles[(self._next_tile + i) % len(self.tiles)] for i in range(n)]
                 self._next_tile = (self._next_tile + n) % len(self.tiles)
-            for k in ks:
-                x0, y0, s, st = self.tiles[k]
+        if self.coarse:
+            if first:
+                sweep += self.coarse
+            else:
+                n = min(self.coarse_per_frame, len(self.coarse))
+                sweep += [self.coarse[(self._next_coarse + i) % len(self.coarse)] for i in range(n)]
+                self._next_coarse = (self._next_coarse + n) % len(self.coarse)
+        if sweep:
+            for x0, y0, s, st in sweep:
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]) if st == 1.0 else \
                     self._view(frame, st, x0, y0, s, s)
                 found += [(b / [st, 1, st, 1], sc, st) for b, sc in
