@@ -264,13 +264,35 @@ def run_speed(seed: int) -> None:
     for n in (16,):
         t, c = time.perf_counter(), time.process_time()
         res = gen(photo, Intervals.present(n), samples=1, seed=seed)
+        tm_cpu = time.process_time() - c
         tm = res.provenance.timings
-        print(f"\nspeed: {n} frames at 1280x720: {time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU "
+        print(f"\nspeed: {n} frames at 1280x720: {time.perf_counter() - t:.2f} s wall, {tm_cpu:.2f} s CPU "
               f"(all threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores) (estimate {tm['estimate']:.2f}, "
               f"deblur {tm['deblur']:.2f}, render {tm['render']:.2f})")
-    gen(load_realblur(_realblur_folders()[-1])[0], Intervals.present(16), seed=seed)
+    ref = _reference_cpu()
+    print(f"reference workload (fixed OpenCV/numpy work) in the same run: {ref:.2f} s CPU; generate / reference = "
+          f"{tm_cpu / ref:.2f}")
+    if _realblur_folders():
+        gen(load_realblur(_realblur_folders()[-1])[0], Intervals.present(16), seed=seed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak:.0f} MB")
+
+
+def _reference_cpu() -> float:
+    """CPU seconds of a fixed workload (blurs, remaps and a matrix product at 1280x720), to read
+    the generator's CPU time against on a shared machine."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    img = rng.random((720, 1280, 3), dtype=np.float32)
+    gy, gx = np.mgrid[0:720, 0:1280].astype(np.float32)
+    a = rng.random((400, 400))
+    c = time.process_time()
+    for k in range(20):
+        img = cv2.GaussianBlur(img, (0, 0), 2.0)
+        img = cv2.remap(img, gx + 0.3 * k, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        a = a @ a.T / 400.0
+    return time.process_time() - c
 
 
 ALL_SETS = "issue,issue-pf,real,video,interp,raycast,thin,noblur,heldout-a,heldout-b,heldout-c,synthetic,speed"
