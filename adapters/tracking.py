@@ -32,9 +32,9 @@ a query moves a well-textured track by about as much (see ``benchmarks/tracking.
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
 or lost and found again), or its carried (lost) positions are called visible, it is tracked a
 second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
-more than ``max_spread``, the point is not visible from there on; where any positions (carried
-ones too) part by more, its confidence is at most 0.25 (a sub-pixel query change could have sent
-it elsewhere).
+more than ``max_spread`` (carried positions too), its confidence is at most 0.25 from there on
+(a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
+so (``unstable_hides`` also clears ``visible``).
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -129,19 +129,25 @@ class TrackerConfig:
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
     stability_offset: float = 0.05
-    """Second run, for the tracks that were ever not verified against their query patch only
-    (chained, matched or lost: where a hard decision could flip), from queries moved by this many
-    pixels (along x; 0 = off). Where the two runs, both finding the point, disagree by more than
-    ``max_spread``, the point is not visible (its weak texture does not fix its position): a
-    sub-pixel change of its query could have moved it that far."""
+    """Second run, for the tracks that were ever not verified against their query patch (chained,
+    matched or lost: where a hard decision could flip) or whose carried positions are called
+    visible, from queries moved by this many pixels (along x; 0 = off). Where the two runs
+    disagree by more than ``max_spread``, the point's confidence is at most 0.25 (its position is
+    not fixed: a sub-pixel change of its query could have moved it that far); see
+    ``unstable_hides`` and ``stability_carried`` for its visibility, and ``visibility='thresholds'``."""
     max_spread: float = 1.0
-    """Disagreement (pixels, input scale) between the two runs above which a point is not visible."""
+    """Disagreement (pixels, input scale) between the two runs above which a point is in doubt."""
     stability_carried: bool = False
     """Let disagreeing carried (lost) positions in the stability run also clear ``visible`` (by
     default they lower only the confidence; doubt resets where both runs verify the point). Off
     by default (measured before the confidence/visibility split and carry_anchor): 0.001 px query shift, tracks >1 px while visible: realblur 2.6/2.8 ->
     1.0/0.5 %, dog 2.3 -> 1.6 %, juggle 0.5 -> 0 %, blocks 1.0 -> 0.2 %; ray-cast AJ means up (0.647/
     0.848/0.615/0.795), but OA fell below 'always visible' on 2 of 12 ray-cast clips ('first' queries)."""
+    unstable_hides: bool = False
+    """With ``visibility='calibrated'``: where the stability run parts from this one (both
+    finding the point), also call the point not visible. Off: only its confidence is capped (it
+    is in view, its position unsure): ray-cast 'first' queries OA/AJ up on all 6 clips (seed 0:
+    0.842/0.738 -> 0.863/0.760), realblur pseudo-truth OA 0.924-0.946 -> 0.928-0.956."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -268,7 +274,8 @@ class BuiltinTracker:
             unstable = (carried if cfg.stability_carried else found) > cfg.max_spread
             gv = gv & ~unstable
             if cfg.visibility == "calibrated":
-                p = np.where(unstable, np.minimum(p, 0.25), p)
+                if cfg.unstable_hides:
+                    p = np.where(unstable, np.minimum(p, 0.25), p)
                 feats = position_features(feats, carried)
                 features[:, sel] = feats
                 vis[:, sel] = p >= 0.5
@@ -276,7 +283,7 @@ class BuiltinTracker:
                 # (within 4 px at TAP-Vid's 256x256); a position that a sub-pixel query change
                 # moved by more than max_spread is not known that well
                 c = np.minimum(position_probability(feats), p)
-                conf[:, sel] = np.where(carried > cfg.max_spread, np.minimum(c, 0.25), c)
+                conf[:, sel] = np.where((carried > cfg.max_spread) | unstable, np.minimum(c, 0.25), c)
             else:
                 vis[:, sel] = gv
                 conf[:, sel] = gc
