@@ -9,21 +9,11 @@ import pytest
 from blur4d.errors import InputError
 from blur4d.generate._blurfield import estimate_field
 from blur4d.generate.classical import ClassicalGenerator
+from _blur_scenes import box_x, rectangles  # noqa: E402 (tests/ is on sys.path)
 
 
 def _rectangles(W: int = 240, H: int = 136, seed: int = 3) -> np.ndarray:
-    """Sharp random rectangles (linear-light gray): step edges in every direction."""
-    rng = np.random.default_rng(seed)
-    img = np.full((H, W), 0.2, np.float32)
-    for _ in range(300):
-        x, y = rng.integers(-10, W), rng.integers(-10, H)
-        w, h = rng.integers(5, 30, 2)
-        img[max(y, 0):y + h, max(x, 0):x + w] = rng.uniform(0.02, 1.0)
-    return img
-
-
-def _box_x(img: np.ndarray, L: int) -> np.ndarray:
-    return np.mean([np.roll(img, k - L // 2, axis=1) for k in range(L)], axis=0).astype(np.float32)
+    return rectangles(W, H, seed, count=300, sizes=(5, 30))
 
 
 def _camera_length(bf) -> float:  # noqa: ANN001
@@ -32,7 +22,7 @@ def _camera_length(bf) -> float:  # noqa: ANN001
 
 def test_blur_longer_than_the_fine_range_is_found_only_coarse_to_fine():
     # tile 48: the fine scale measures lags up to 19.2 px; the half-scale copy (tiles of 36) up to 28.8
-    gray = _box_x(_rectangles(), 24)
+    gray = box_x(_rectangles(), 24)
     bf = estimate_field(gray, tile=48, coarse=0.5)
     L = _camera_length(bf)
     assert abs(L - 24) < 0.1 * 24, bf.global_params
@@ -44,7 +34,7 @@ def test_blur_longer_than_the_fine_range_is_found_only_coarse_to_fine():
 @pytest.mark.parametrize("L", [6, 10])
 def test_short_blur_is_the_same_coarse_to_fine(L):
     # (a box of L discrete samples reads as about L + 1 at the shortest lags)
-    gray = _box_x(_rectangles(), L)
+    gray = box_x(_rectangles(), L)
     a = estimate_field(gray, tile=32, coarse=0.5)
     b = estimate_field(gray, tile=32, coarse=0.0)
     assert abs(_camera_length(a) - L) <= 1.2 and abs(_camera_length(a) - _camera_length(b)) < 0.1

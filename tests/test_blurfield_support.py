@@ -10,27 +10,18 @@ from blur4d.errors import InputError
 from blur4d.generate._blurfield import estimate_field
 from blur4d.generate._render import Warper, richardson_lucy, sample_times
 from blur4d.generate.classical import ClassicalGenerator, support_damping
+from _blur_scenes import box_x, rectangles  # noqa: E402 (tests/ is on sys.path)
 
 
 def _rectangles(W: int = 256, H: int = 128, seed: int = 5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = np.full((H, W), 0.2, np.float32)
-    for _ in range(400):
-        x, y = rng.integers(-10, W), rng.integers(-10, H)
-        w, h = rng.integers(4, 24, 2)
-        img[max(y, 0):y + h, max(x, 0):x + w] = rng.uniform(0.02, 1.0)
-    return img
-
-
-def _box_x(img: np.ndarray, L: int) -> np.ndarray:
-    return np.mean([np.roll(img, k - L // 2, axis=1) for k in range(L)], axis=0).astype(np.float32)
+    return rectangles(W, H, seed, count=400, sizes=(4, 24))
 
 
 def test_support_is_high_where_the_blur_shows_and_low_where_it_does_not():
     # left part blurred 10 px along x, right part sharp: the camera field covers the blur
     sharp = _rectangles()
     gray = sharp.copy()
-    gray[:, :160] = _box_x(sharp, 10)[:, :160]
+    gray[:, :160] = box_x(sharp, 10)[:, :160]
     bf = estimate_field(gray, tile=32, coarse=0.0)
     assert bf.support is not None and bf.support.shape == bf.labels.shape
     left = bf.centers_x < 120
@@ -75,7 +66,7 @@ def test_generator_does_not_sharpen_content_that_does_not_show_the_motion():
 
     sharp = _rectangles()
     gray = sharp.copy()
-    gray[:, :160] = _box_x(sharp, 10)[:, :160]
+    gray[:, :160] = box_x(sharp, 10)[:, :160]
     photo = encode_uint8(np.repeat(gray[..., None], 3, 2))
     lin = decode(photo)
     dev, frames = {}, {}
