@@ -515,14 +515,10 @@ def test_short_tracks_are_dropped_but_short_clips_keep_faces():
     assert [len(x) for x in dd] == [2, 1, 1]
 
 
-def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame_look(mp):
-    """``tiles_per_frame`` tiles per frame in turn (every tile within len(tiles) frames; all on the
-    first frame); the whole-frame detectors (on the frame and on its 1.4x widened view) every
-    ``tile_period`` frames, and again on the frame after a tracked face was lost."""
-    from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
 
-    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,), coarse_tiles_per_frame=0)
-    calls: list[tuple[int, int]] = []
+def _spy_on_full_detector(det) -> list[tuple[int, ...]]:  # noqa: ANN001
+    """Record the shape of every image the detector's full-range model is asked about."""
+    calls: list[tuple[int, ...]] = []
     real = det.full.process
 
     def spy(img):
@@ -530,6 +526,16 @@ def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame
         return real(img)
 
     det.full.process = spy
+    return calls
+
+def test_tile_sweep_is_spread_over_frames_and_a_lost_face_triggers_a_whole_frame_look(mp):
+    """``tiles_per_frame`` tiles per frame in turn (every tile within len(tiles) frames; all on the
+    first frame); the whole-frame detectors (on the frame and on its 1.4x widened view) every
+    ``tile_period`` frames, and again on the frame after a tracked face was lost."""
+    from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
+
+    det = CropFaceDetector(mp, 640, 360, tiles_per_frame=2, tile_period=4, views=(1.4,), coarse_tiles_per_frame=0)
+    calls = _spy_on_full_detector(det)
     try:
         blank = np.zeros((360, 640, 3), np.uint8)
         n = len(det.tiles)
@@ -564,14 +570,7 @@ def test_coarse_tile_sweep_visits_twice_larger_tiles_in_turn(mp):
     from blur4d.adapters.faces.crops import CropFaceDetector, _tiles
 
     det = CropFaceDetector(mp, 1280, 720, tiles_per_frame=1, tile_period=1000)
-    calls: list[tuple[int, int, int]] = []
-    real = det.full.process
-
-    def spy(img):
-        calls.append(img.shape[:2])
-        return real(img)
-
-    det.full.process = spy
+    calls = _spy_on_full_detector(det)
     try:
         blank = np.zeros((720, 1280, 3), np.uint8)
         coarse = _tiles(1280, 720, 384)

@@ -37,6 +37,15 @@ from .detection import NUM_LANDMARKS, NUM_MESH, _iou, _landmark_boxes, _normaliz
 CROP_SIZE = 256
 
 
+
+def _round_robin(tiles: list, start: int, per_frame: int, first: bool) -> tuple[list, int]:
+    """Every tile on the first frame; afterwards ``per_frame`` tiles in turn from ``start``.
+    Returns the tiles for this frame and the next start."""
+    if first:
+        return list(tiles), start
+    n = min(per_frame, len(tiles))
+    return [tiles[(start + i) % len(tiles)] for i in range(n)], (start + n) % len(tiles)
+
 def _tiles(W: int, H: int, side: int) -> list[tuple[int, int, int]]:
     """Overlapping square tiles (x0, y0, side) covering a W x H frame (overlap >= side / 4)."""
     side = int(min(side, max(W, H)))
@@ -171,19 +180,11 @@ class CropFaceDetector:
             found += self._around(frame, box)
         sweep = []
         if self.tiles:
-            if first:
-                sweep += self.tiles
-            else:
-                n = min(self.tiles_per_frame, len(self.tiles))
-                sweep += [self.tiles[(self._next_tile + i) % len(self.tiles)] for i in range(n)]
-                self._next_tile = (self._next_tile + n) % len(self.tiles)
+            picked, self._next_tile = _round_robin(self.tiles, self._next_tile, self.tiles_per_frame, first)
+            sweep += picked
         if self.coarse:
-            if first:
-                sweep += self.coarse
-            else:
-                n = min(self.coarse_per_frame, len(self.coarse))
-                sweep += [self.coarse[(self._next_coarse + i) % len(self.coarse)] for i in range(n)]
-                self._next_coarse = (self._next_coarse + n) % len(self.coarse)
+            picked, self._next_coarse = _round_robin(self.coarse, self._next_coarse, self.coarse_per_frame, first)
+            sweep += picked
         if sweep:
             for x0, y0, s, st in sweep:
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]) if st == 1.0 else \
