@@ -413,3 +413,21 @@ def test_gallery_caps_its_rows_and_lists_failures_first(tmp_path):
     assert "Showing 2 of 4 items" in page and "1 failed" in page and "3 ok" in page
     assert page.index("bad.png") < page.index("i0.png") and "i2.png" not in page
     assert "a &lt;b&gt; error" in page
+
+
+def test_ctrl_c_during_commit_waits_until_folder_and_row_are_both_in_place(tmp_path):
+    """The race CI met: Ctrl-C between an item's rename and its row left a folder with no row."""
+    part = tmp_path / ".a.partial-h-1"
+    part.mkdir()
+    (part / "log.txt").write_text("ok\n")
+    rows = []
+
+    def record(row):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives after the rename, before the row is kept
+        time.sleep(0.05)
+        rows.append(row)
+
+    with pytest.raises(KeyboardInterrupt):
+        worker_mod.commit({"id": "a", "status": "ok", "folder": str(part)}, tmp_path, record)
+    assert (tmp_path / "a" / "log.txt").is_file() and not part.exists()
+    assert rows == [{"id": "a", "status": "ok"}]

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..errors import InputError
 from .items import OUT_NAMES, Item, collect, fill_hashes, normalise_options, options_argv
 from .table import Table, write_summary
-from .worker import EXPENSIVE, RUNNER
+from .worker import EXPENSIVE, RUNNER, commit
 
 ENGINES = ("local", "ray")
 Status = Callable[[dict[str, int]], None]
@@ -150,7 +150,7 @@ def batch(inputs: str | os.PathLike | Sequence[str | os.PathLike], *, out: str |
                 status(dict(counts))
 
         def on_result(row: dict[str, Any]) -> None:
-            table.append(row)
+            row = commit(row, out_dir, table.append)
             done[row["id"]] = row
             counts["running"] = max(0, counts["running"] - 1)
             counts["done"] += 1

@@ -6,10 +6,13 @@ single command run in that folder (same seed -> same bytes) and the relative pat
 (``run.json``'s ``out``) stay true after the rename. The CLI sits above this package, so it is
 reached by its dotted name (:data:`RUNNER`), the way backends are.
 
-Folder protocol: ``DIR/.<id>.partial-<host>-<pid>/`` while running (with ``log.txt``), renamed to
-``DIR/<id>/`` when finished. A failed item's folder keeps only ``log.txt``. A partial folder left
-by a killed worker is removed by the next attempt of the same item (and counted as a crash) or
-by the driver.
+Folder protocol: ``DIR/.<id>.partial-<host>-<pid>/`` while running (with ``log.txt``). The worker
+returns the row with that folder's path (``folder``); the driver commits the item: it renames the
+folder to ``DIR/<id>/`` and appends the row to ``batch.jsonl`` as one step that Ctrl-C cannot
+split (:func:`commit`), so a finished folder always has its row and a row always its folder. A
+failed item's folder keeps only ``log.txt``. A partial folder left by a killed worker or an
+interrupted driver is removed by the next attempt of the same item (and counted as a crash) or by
+the driver.
 """
 
 from __future__ import annotations
@@ -146,13 +149,41 @@ def run_item(task: Mapping[str, Any]) -> dict[str, Any]:
             for child in tmp.iterdir():
                 if child.name != "log.txt":
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-        replace_folder(tmp, out_dir / task["id"])
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         return _failed(task, f"cannot finish {out_dir / task['id']}: {err.strerror or err}", t0, crashes=crashes)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     row["finished"] = _now()
     row["peak_rss_mb"] = _peak_rss_mb()
+    row["folder"] = str(tmp)  # committed (renamed to DIR/<id>/) by the driver: see commit()
+    return row
+
+
+def commit(row: dict[str, Any], out_dir: Path, record: Any) -> dict[str, Any]:
+    """The driver's half of an item: rename the worker's finished folder (``row['folder']``) to
+    ``out_dir/<id>/`` and ``record(row)`` (append it to the table), with Ctrl-C held back until
+    both are done (it then takes effect). Returns the row as recorded (without ``folder``)."""
+    import signal
+    import threading
+
+    row = dict(row)
+    folder = row.pop("folder", None)
+    held: list[tuple[Any, Any]] = []
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, lambda *a: held.append(a)) if main else None
+    try:
+        if folder:
+            try:
+                replace_folder(Path(folder), out_dir / row["id"])
+            except OSError as err:
+                shutil.rmtree(folder, ignore_errors=True)
+                row.update(status="failed", error=f"cannot finish {out_dir / row['id']}: {err.strerror or err}")
+        record(row)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+            if held and callable(old):
+                old(*held[0])
     return row
 
 
