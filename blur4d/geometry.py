@@ -349,23 +349,27 @@ def _triangulate_along_rays(K_ref: np.ndarray, T_ref: np.ndarray, uv_ref: np.nda
         b_all[v, :, 1] = u[:, 1] * p0[2] - p0[1]
         c_all[v] = p0[2]
         g_all[v] = pd[:, 2]
+    # each view's two equations enter the normal equations only through a.b and a.a: summed over the
+    # two image axes once, not in every reweighting pass (float32 round-off apart, the same sums)
+    ab = np.einsum("vnk,vnk->vn", a_all, b_all)
+    aa = np.einsum("vnk,vnk->vn", a_all, a_all)
     w = valid.astype(np.float32)
     z = np.full(N, np.nan, np.float32)
     for _ in range(max(1, iterations)):
-        num = -(w[..., None] * a_all * b_all).sum((0, 2))
-        den = (w[..., None] * a_all ** 2).sum((0, 2))
+        num = -np.einsum("vn,vn->n", w, ab)
+        den = np.einsum("vn,vn->n", w, aa)
         z = np.where(den > 1e-18, num / np.maximum(den, 1e-18), np.nan)
         proj_depth = c_all + g_all * z[None]
         w = np.where(valid & (proj_depth > 1e-9), 1.0 / np.maximum(proj_depth, 1e-9) ** 2, 0.0)
     proj_depth = c_all + g_all * z[None]
-    res = (a_all * z[None, :, None] + b_all) / np.where(np.abs(proj_depth) < 1e-12, 1e-12, proj_depth)[..., None]
+    pd_safe = np.where(np.abs(proj_depth) < 1e-12, 1e-12, proj_depth)
     used = valid & (proj_depth > 0)
-    sq = np.where(used, (res ** 2).sum(-1), 0.0)
+    res = a_all * z[None, :, None] + b_all  # not expanded: a.a z^2 + 2 a.b z + b.b cancels in float32
+    sq = np.where(used, np.einsum("vnk,vnk->vn", res, res) / pd_safe ** 2, 0.0)
     n_used = used.sum(0)
     rms = np.sqrt(sq.sum(0) / np.maximum(n_used, 1))
     z = np.where(n_used > 0, z, np.nan)
-    pd_safe = np.where(np.abs(proj_depth) < 1e-12, 1e-12, proj_depth)
-    sens = np.sqrt(np.where(used, (a_all ** 2).sum(-1) / pd_safe ** 2, 0.0).sum(0))
+    sens = np.sqrt(np.where(used, aa / pd_safe ** 2, 0.0).sum(0))
     if return_per_view:
         return z, rms, n_used, sens, np.where(used, np.sqrt(sq), np.nan)
     return z, rms, n_used, sens
