@@ -205,8 +205,11 @@ def read_image_16(path: str | os.PathLike) -> np.ndarray | None:
     return np.ascontiguousarray(a[..., 2::-1])
 
 
-def write_image(path: str | os.PathLike, img: np.ndarray, *, overwrite: bool = False) -> Path:
-    """Write a uint8 (H, W[, 3|4]) image atomically; the format follows the suffix."""
+def write_image(path: str | os.PathLike, img: np.ndarray, *, overwrite: bool = False,
+                png_level: int | None = None) -> Path:
+    """Write a uint8 (H, W[, 3|4]) image atomically; the format follows the suffix. ``png_level``
+    (0-9): a PNG through OpenCV at that zlib level (:func:`encode_png`; same pixels, level 1 ~3x
+    faster than Pillow's default 6 for ~20 % larger files) instead of Pillow."""
     from PIL import Image
 
     path = Path(path)
@@ -218,7 +221,10 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, overwrite: bool = F
     if fmt is None:
         raise InputError(f"{path}: unsupported image suffix; use .png, .jpg, .tif or .webp")
     with atomic_path(path, overwrite=overwrite) as tmp:
-        Image.fromarray(img).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        if fmt == "PNG" and png_level is not None and img.ndim in (2, 3):
+            tmp.write_bytes(encode_png(img, level=png_level))
+        else:
+            Image.fromarray(img).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
 
 

@@ -188,3 +188,16 @@ def test_encode_png_round_trips_gray_rgb_rgba():
         for level in (1, 3):
             back = np.asarray(Image.open(io.BytesIO(encode_png(img, level=level))))
             assert back.shape == img.shape and np.array_equal(back, img)
+
+
+def test_write_image_png_level_same_pixels(tmp_path):
+    """The OpenCV PNG path (``png_level``) writes the same pixels as Pillow's, in RGB order, gray too."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (9, 11), dtype=np.uint8)
+    for name, img in (("rgb", rgb), ("gray", gray)):
+        write_image(tmp_path / f"{name}_pil.png", img)
+        write_image(tmp_path / f"{name}_cv.png", img, png_level=1)
+        a = np.asarray(Image.open(tmp_path / f"{name}_pil.png"))
+        b = np.asarray(Image.open(tmp_path / f"{name}_cv.png"))
+        assert b.shape == img.shape and np.array_equal(a, b) and np.array_equal(b, img)
