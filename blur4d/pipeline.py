@@ -171,11 +171,20 @@ class _Writer:
         self.rec, self.ctx = rec, ctx
         self.pending: list[tuple[Stage, Future]] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._side: ThreadPoolExecutor | None = None
 
     def submit(self, stage: Stage, state: State, folder: Path) -> None:
         assert stage.write is not None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blur4d-write")
+        pool = self._pool
+        if stage.needs_folder:
+            # the report (the last stage, reading no other stage's files) is written on a second thread
+            # beside the writes still queued, the dense stage's depth maps: at the end of the run the main
+            # loop only waits, so the tail is the longer of the two, not their sum
+            if self._side is None:
+                self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blur4d-write-side")
+            pool = self._side
         write, snapshot, ctx = stage.write, dict(state), self.ctx
 
         def job() -> tuple[list[str], float]:
@@ -183,7 +192,7 @@ class _Writer:
             files = write(snapshot, folder, ctx)
             return files, time.perf_counter() - t0
 
-        self.pending.append((stage, self._pool.submit(job)))
+        self.pending.append((stage, pool.submit(job)))
 
     def warm(self, modules: Sequence[str]) -> None:
         """Import ``modules`` on the writer thread while the first stage computes (the libraries
@@ -231,9 +240,10 @@ class _Writer:
     def close(self) -> None:
         """Wait for whatever is still running (also after an error: the folder is removed only
         once nothing writes into it)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._side):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._side = None
 
 
 class _Background:
