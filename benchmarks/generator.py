@@ -43,7 +43,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generator_data import (DATA, GEN_OPTIONS, Case, _realblur_folders, interp_cases, issue_cases,  # noqa: E402
-                            load_realblur, noblur_calibration, noblur_heldout, noblur_heldout_c, raycast_cases,
+                            load_realblur, noblur_calibration, noblur_heldout, noblur_heldout_c, noblur_heldout_d,
+                            raycast_cases,
                             real_cases, thin_cases, user_generate, video_cases)
 
 # ---------------------------------------------------------------------------------------------- scoring
@@ -295,7 +296,7 @@ def _reference_cpu() -> float:
     return time.process_time() - c
 
 
-ALL_SETS = "issue,issue-pf,real,video,interp,raycast,thin,noblur,heldout-a,heldout-b,heldout-c,synthetic,speed"
+ALL_SETS = "issue,issue-pf,real,video,interp,raycast,thin,noblur,heldout-a,heldout-b,heldout-c,heldout-d,synthetic,speed"
 
 
 def _scored(cases: list[Case], seed: int, title: str, label: str, summ: list[dict], pf: bool = False) -> list[dict]:
@@ -383,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             nbs.append(run_noblur(noblur_heldout(part.upper(), args.cache), f"held-out {part.upper()}"))
     if "heldout-c" in sets:
         nbs.append(run_noblur(noblur_heldout_c(args.cache), "held-out C"))
+    if "heldout-d" in sets:
+        nbs.append(run_noblur(noblur_heldout_d(args.cache), "held-out D"))
     syn = run_synthetic(args.seed) if "synthetic" in sets else None
     print_summary(summ)
     for nb in nbs:

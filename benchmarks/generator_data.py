@@ -467,3 +467,14 @@ def noblur_heldout_c(cache: str | None = None) -> list[tuple[str, np.ndarray]]:
         for seed in (5, 6):
             items.append((f"raycast {kind} s{seed}", _raycast_frames(kind, seed, 2, cache)[-1]))
     return items
+
+
+def noblur_heldout_d(cache: str | None = None) -> list[tuple[str, np.ndarray]]:
+    """A third held-out split, made when the rival-direction check was added (C had been looked
+    at: its brick planes were the failing cases): realblur frames 6, 14, 22, video frames at
+    15/35/65/90 % of each clip, ray-cast frames of seeds 7 and 8. Run only for final figures."""
+    items = _sharp_real_frames((6, 14, 22), (0.15, 0.35, 0.65, 0.9))
+    for kind in ("static", "rotation", "plane", "dolly", "sideways", "handheld", "object"):
+        for seed in (7, 8):
+            items.append((f"raycast {kind} s{seed}", _raycast_frames(kind, seed, 2, cache)[-1]))
+    return items

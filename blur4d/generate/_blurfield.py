@@ -268,6 +268,48 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
     return best, float(best_s)
 
 
+RIVAL_TURN = (45.0, 135.0)
+"""Turns (degrees) of a motion over which :func:`rival_ratio` looks for a rival explanation."""
+
+
+def _turned(vx: np.ndarray, vy: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c, s = np.cos(phi), np.sin(phi)
+    return c * vx - s * vy, s * vx + c * vy
+
+
+def rival_ratio(stats: TileStats, vx: np.ndarray, vy: np.ndarray, weights: np.ndarray,
+                coarse: tuple[TileStats, np.ndarray, np.ndarray, np.ndarray, float] | None = None) -> float:
+    """How well the same motion turned by 45-135 degrees explains the tiles, relative to the
+    motion itself: max over turns of the weighted evidence, over the motion's own (the sum of
+    both scales with ``coarse`` = (stats, vx, vy, weights, factor) of the downscaled copy).
+
+    A motion blur has ONE kernel: its signature is a single dip at lag ``v``, and the same
+    length turned far from ``v`` finds nothing (a real blur: ratio <= 0.4 on the issue's real
+    240 fps blur). A texture with a preferred scale makes a dip along the normal of each of its
+    soft edges (a brick wall's mortar lines: at their width, in two orientations), so a fitted
+    ``v`` that collects both families has a mirror twin that does nearly as well (sharp brick
+    planes 0.6-1.0): two motions explain the photo alike, the blur is not identified. Turning
+    keeps every lag's length, so the measurable tiles are the same for all turns. 1.0 where the
+    motion has no positive evidence."""
+    phis = np.radians(np.arange(RIVAL_TURN[0], RIVAL_TURN[1] + 1e-6, 7.5))
+
+    def ev(st: TileStats, x: np.ndarray, y: np.ndarray, w: np.ndarray, phi: float) -> float:
+        tx, ty = _turned(x, y, phi)
+        return float((st.dip(tx, ty) * w).sum())
+
+    def total(phi: float) -> float:
+        e = ev(stats, vx, vy, weights, phi)
+        if coarse is not None:
+            cst, cx, cy, cw, f = coarse
+            e += ev(cst, cx * f, cy * f, cw, phi)
+        return e
+
+    own = total(0.0)
+    if own <= 1e-9:
+        return 1.0
+    return float(max(total(p) for p in phis) / own)
+
+
 @dataclass(frozen=True)
 class BlurField:
     """The estimated motion over the exposure, up to one sign per region.
@@ -294,6 +336,9 @@ class BlurField:
     """(ny, nx) blur evidence (dip) of each tile under the motion the field gives it: low where
     the tile's content does not show that motion (e.g. a person moving on their own inside the
     camera field's region, or no texture)."""
+    rival: dict = field(default_factory=dict)
+    """Per region: :func:`rival_ratio` of its motion (about 0-0.4 for a real blur, near 1 where
+    the motion turned far away explains the tiles as well: the blur is not identified)."""
 
     @property
     def regions(self) -> list[int]:
@@ -432,10 +477,25 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
         labels[m] = k
         support[m] = st.dip(np.full(m.shape, v[0]), np.full(m.shape, v[1]))[m]
         evidence[k] = (best / max(int(m.sum()), 1), int(m.sum()))
+    rival: dict[int, float] = {}
+    if gscore >= min_global:
+        w0 = _tile_weights(st) * (labels == 0)
+        cpack = None
+        if cst is not None:
+            cs_, f = cst
+            Xc, Yc = np.meshgrid((cs_.centers_x + 0.5) / f - 0.5, (cs_.centers_y + 0.5) / f - 0.5)
+            cgx, cgy = affine_field(params, Xc, Yc, ((W - 1) / 2.0, (H - 1) / 2.0), 0.5 * max(W, H))
+            cpack = (cs_, cgx, cgy, _tile_weights(cs_), f)
+        rival[0] = rival_ratio(st, gx * gain, gy * gain, w0, cpack)
+    for k in range(1, n + 1):
+        m = labels == k
+        if m.any():
+            rival[k] = rival_ratio(st, np.full(m.shape, local[m][0][0]), np.full(m.shape, local[m][0][1]),
+                                   _tile_weights(st) * m)
     # canonical sign of the camera field: its mean points right (or down when vertical)
     mean = np.array([np.mean(gx), np.mean(gy)])
     if abs(mean[0]) >= abs(mean[1]) and mean[0] < 0 or abs(mean[0]) < abs(mean[1]) and mean[1] < 0:
         params = -params
     return BlurField(size=(W, H), centers_x=st.centers_x, centers_y=st.centers_y, global_params=params,
                      global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32),
-                     evidence=evidence, support=support.astype(np.float32))
+                     evidence=evidence, support=support.astype(np.float32), rival=rival)

@@ -18,7 +18,8 @@ Pipeline (all in linear light, Eq. 1):
    re-blurred latent is added to every frame, so frames that tile the exposure average back to
    the photo (blur consistency) while they still differ from one another by the motion.
 5. **Do no harm** (:mod:`blur4d.generate._confidence`): each region's motion gets a confidence
-   from its blur evidence and an independent edge-width check, calibrated on sharp real photos
+   from its blur evidence, an independent edge-width check and (camera field) a rival-direction check
+   (the motion turned 45-135 degrees must not explain the photo as well), calibrated on sharp real photos
    and real 240 fps blur. Below ``min_confidence`` the region does not move (a sharp photo: no
    blur anywhere, every frame is the photo, bit for bit); above, frames are blended with the
    photo by the confidence in linear light (the expected-error-optimal render when the motion is
