@@ -190,11 +190,15 @@ def video_cases(quick: bool) -> list[Case]:
     out = []
     for path in vids:
         total = video_length(path)
+        name = os.path.splitext(os.path.basename(path))[0][-12:]
         for fr in fracs:
             s0 = int(fr * (total - 3))
             raw = interpolate(load_video(path, s0, 3), 8)  # 17 frames at 8x the rate
-            name = os.path.splitext(os.path.basename(path))[0][-12:]
             out.append(make_case(f"{name}@{s0} N13", raw, 2, 13, 7))
+        if not quick:  # longer exposures (3 source intervals, as realblur's N = 24 at 240 fps): more blur
+            s0 = int(0.5 * (total - 5))
+            raw = interpolate(load_video(path, s0, 5), 8)  # 33 frames
+            out.append(make_case(f"{name}@{s0} N24", raw, 4, 24, 8))
     return out
 
 
