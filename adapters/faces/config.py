@@ -41,8 +41,10 @@ class FaceMeshConfig:
     sweep_changes: bool = False
     """``crops`` detector: each tile sweep (fine and coarse) looks first where the frame changed
     since it last looked there: its tile of a frame is the window centred on the largest change
-    (a face walking in, entering at a border, turning up), the round robin only when nothing
-    changed by ``min_change``. Faces already tracked do not count as change."""
+    (a face walking in, entering at a border, turning up); the round robin when nothing changed
+    by ``min_change`` and on the frame after a changed window (every tile is still swept in turn,
+    at half the rate, in a video that changes everywhere). Faces already tracked do not count
+    as change."""
     min_change: float = 6.0
     """``crops`` detector: smallest change (mean absolute grey level, 0-255, over half a tile)
     that takes a sweep's tile to the changed region."""

@@ -150,11 +150,13 @@ class CropFaceDetector:
         self._next_coarse = 0
         # changed regions first: each sweep keeps a grey thumbnail of what it last looked at; its
         # tile of a frame is the window (fine or coarse size) centred where the frame changed most
-        # since then (a face entering, walking in, turning up), the round robin only when nothing
-        # changed by ``min_change`` grey levels (averaged over half a window)
+        # since then (a face entering, walking in, turning up), the round robin when nothing changed
+        # by ``min_change`` grey levels (averaged over half a window) and on the frame after a
+        # changed window (so a video changing everywhere still has every tile swept in turn)
         self.sweep_changes = bool(sweep_changes)
         self.min_change = float(min_change)
         self._seen: dict[int, np.ndarray] = {}  # sweep tile side -> thumbnail of what it last looked at
+        self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
         self.tile_period = max(1, int(tile_period))
@@ -263,7 +265,8 @@ class CropFaceDetector:
         """[the ``side`` px window where the frame changed most since that sweep looked there], or
         [] (sweep off, first frame, or no change of ``min_change`` grey levels). Faces tracked
         from the previous frame do not count as change."""
-        if thumb is None or first or side not in self._seen:
+        if thumb is None or first or side not in self._seen or side in self._went_to_change:
+            self._went_to_change.discard(side)  # the round robin keeps at least every other frame
             return []
         change = np.abs(thumb - self._seen[side])
         th, tw = change.shape
@@ -273,7 +276,10 @@ class CropFaceDetector:
             x1, y1 = np.ceil((c + h + 0.5) * [tw / self.W, th / self.H]).astype(int)
             change[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
         at = _changed_window(change, self.W, self.H, side, self.min_change)
-        return [] if at is None else [(at[0], at[1], side, 1.0)]
+        if at is None:
+            return []
+        self._went_to_change.add(side)
+        return [(at[0], at[1], side, 1.0)]
 
     def _look(self, thumb: np.ndarray, sweep: list) -> None:
         """Each sweep's thumbnail takes the current content where it looked this frame."""
