@@ -38,7 +38,7 @@ class FaceMeshConfig:
     """``crops`` detector: tiles of a second sweep with tiles twice as large (faces from
     2 ``min_face_px``) run per frame; 0 turns that sweep off. A mid-size face entering a 1280x720
     video is then found within 15 frames instead of up to 45."""
-    sweep_changes: bool = False
+    sweep_changes: bool = True
     """``crops`` detector: each tile sweep (fine and coarse) looks first where the frame changed
     since it last looked there: its tile of a frame is the window centred on the largest change
     (a face walking in, entering at a border, turning up); the round robin when nothing changed

@@ -9,7 +9,9 @@ Per frame t:
    ``tiles_per_frame`` tiles per frame in turn, all of them on the first frame; a tile is 192 px
    square per 24 px of ``min_face_px``, so a face of ``min_face_px`` keeps its size in the
    detector's 192 px input; with 1 tile per frame a 1280x720 frame (45 tiles) is swept every 45
-   frames), the whole-frame detectors every ``tile_period`` frames and on the frame after a
+   frames; with ``sweep_changes`` each sweep's tile goes instead, on every other frame at most,
+   to the window centred where the frame changed most since that sweep last looked there, faces
+   being tracked excepted), the whole-frame detectors every ``tile_period`` frames and on the frame after a
    tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
@@ -120,7 +122,7 @@ class CropFaceDetector:
                  crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
-                 widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = False,
+                 widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = True,
                  min_change: float = 6.0) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
