@@ -589,3 +589,47 @@ def test_coarse_tile_sweep_visits_twice_larger_tiles_in_turn(mp):
     off = CropFaceDetector(mp, 1280, 720, coarse_tiles_per_frame=0)
     off.close()
     assert off.coarse == []
+
+
+def test_changed_window_is_centred_on_the_largest_change():
+    """The change map's window: centred on the largest change (clipped to the frame); none when
+    every change is below ``min_change``."""
+    from blur4d.adapters.faces.crops import THUMB, _changed_window
+
+    change = np.zeros((90, 160), np.float32)  # a 1280x720 frame's thumbnail
+    change[60:64, 120:124] = 200.0  # cells of a 32 px blob around pixel (975.5, 495.5)
+    change[10:12, 10:12] = 50.0  # a smaller change elsewhere
+    x0, y0 = _changed_window(change, 1280, 720, 192, 6.0)
+    assert abs(x0 + 96 - 975.5) <= THUMB and abs(y0 + 96 - 495.5) <= THUMB
+    change[60:64, 156:160] = 400.0  # at the right border: the window stays inside the frame
+    assert _changed_window(change, 1280, 720, 192, 6.0)[0] == 1280 - 192
+    assert _changed_window(np.full((90, 160), 2.0, np.float32), 1280, 720, 192, 6.0) is None
+
+
+def test_a_small_face_appearing_is_looked_for_where_the_frame_changed(mp):
+    """A 40 px face appears on the second frame of a still 1280x720 video, far from the round
+    robin's next tile and too small for the whole-frame and coarse looks: the changed-region
+    sweep finds it on that frame; the round robin alone does not (its tile comes ~30 frames later)."""
+    import cv2
+    from skimage import data
+
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    rng = np.random.default_rng(0)
+    bg = cv2.resize(rng.integers(60, 200, (45, 80, 3)).astype(np.uint8), (1280, 720), interpolation=cv2.INTER_LINEAR)
+    k = 40.0 / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
+    small = cv2.resize(data.astronaut(), None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    with_face = bg.copy()
+    with_face[470:470 + small.shape[0], 900:900 + small.shape[1]] = small
+    truth = (ASTRONAUT_FACE + 0.5) * k - 0.5 + [900, 470, 900, 470]
+    found = {}
+    for changes in (True, False):
+        det = CropFaceDetector(mp, 1280, 720, tile_period=1000, sweep_changes=changes)
+        try:
+            det(bg)
+            faces = det(with_face)
+        finally:
+            det.close()
+        found[changes] = [_box_iou(np.r_[f[:468, :2].min(0), f[:468, :2].max(0)], truth) for f in faces]
+    assert len(found[True]) == 1 and found[True][0] > 0.5
+    assert found[False] == []

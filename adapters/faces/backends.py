@@ -137,6 +137,7 @@ class FaceMeshTracker(_FaceTrackerBase):
                                    max_faces=int(cfg.max_faces), min_face_px=float(cfg.min_face_px),
                                    tile_period=int(cfg.tile_period), tiles_per_frame=int(cfg.tiles_per_frame),
                                    coarse_tiles_per_frame=int(cfg.coarse_tiles_per_frame),
+                                   sweep_changes=bool(cfg.sweep_changes), min_change=float(cfg.min_change),
                                    max_reprojection=float(cfg.max_reprojection),
                                    model=self._default_face_model().mesh, track=not cfg.static_image_mode)
             try:

@@ -9,7 +9,9 @@ Per frame t:
    ``tiles_per_frame`` tiles per frame in turn, all of them on the first frame; a tile is 192 px
    square per 24 px of ``min_face_px``, so a face of ``min_face_px`` keeps its size in the
    detector's 192 px input; with 1 tile per frame a 1280x720 frame (45 tiles) is swept every 45
-   frames), the whole-frame detectors every ``tile_period`` frames and on the frame after a
+   frames; with ``sweep_changes`` each sweep's tile goes instead, on every other frame at most,
+   to the window centred where the frame changed most since that sweep last looked there, faces
+   being tracked excepted), the whole-frame detectors every ``tile_period`` frames and on the frame after a
    tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
@@ -46,6 +48,47 @@ def _round_robin(tiles: list, start: int, per_frame: int, first: bool) -> tuple[
     n = min(per_frame, len(tiles))
     return [tiles[(start + i) % len(tiles)] for i in range(n)], (start + n) % len(tiles)
 
+THUMB = 8  # px per cell of the change map's grey thumbnail
+
+
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    """Grey thumbnail (float32, one cell per ``THUMB`` x ``THUMB`` px, area-averaged) of a frame."""
+    import cv2
+
+    g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
+    h, w = g.shape[:2]
+    return cv2.resize(g, (max(1, round(w / THUMB)), max(1, round(h / THUMB))),
+                      interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _changed_window(change: np.ndarray, W: int, H: int, side: int, min_change: float) -> tuple[int, int] | None:
+    """(x0, y0) of the ``side`` px square window centred where ``change`` (a thumbnail of |grey
+    now - grey when last looked at|) is largest, averaged over half a window; None when that
+    average is below ``min_change`` grey levels."""
+    import cv2
+
+    th, tw = change.shape
+    sx, sy = W / tw, H / th
+    k = max(1, int(round(side / 2 / sx)))
+    m = cv2.blur(change, (k, k))
+    i = int(np.argmax(m))
+    if not float(m.flat[i]) >= min_change:
+        return None
+    cy, cx = divmod(i, tw)
+    # the averaged map is flat over a blob smaller than the kernel: centre on the change's
+    # centroid within the kernel around its maximum instead
+    a0, b0 = max(0, cx - k // 2), max(0, cy - k // 2)
+    part = change[b0:b0 + k, a0:a0 + k]
+    w = float(part.sum())
+    if w > 0:
+        yy, xx = np.mgrid[b0:b0 + part.shape[0], a0:a0 + part.shape[1]]
+        cx, cy = float((xx * part).sum()) / w, float((yy * part).sum()) / w
+    x = (cx + 0.5) * sx - 0.5  # cell centre in full-frame pixels (pixel centres at integers)
+    y = (cy + 0.5) * sy - 0.5
+    return (int(np.clip(round(x - side / 2), 0, max(0, W - side))),
+            int(np.clip(round(y - side / 2), 0, max(0, H - side))))
+
+
 def _tiles(W: int, H: int, side: int) -> list[tuple[int, int, int]]:
     """Overlapping square tiles (x0, y0, side) covering a W x H frame (overlap >= side / 4)."""
     side = int(min(side, max(W, H)))
@@ -79,7 +122,8 @@ class CropFaceDetector:
                  crop_scale: float = 1.9, confirm_scales: tuple[float, ...] = (2.0, 3.0, 1.5),
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
-                 widened_tiles: bool = False, coarse_tiles_per_frame: int = 1) -> None:
+                 widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = True,
+                 min_change: float = 6.0) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -106,6 +150,15 @@ class CropFaceDetector:
             if coarse_tiles_per_frame > 0 else []
         self.coarse_per_frame = max(0, int(coarse_tiles_per_frame))
         self._next_coarse = 0
+        # changed regions first: each sweep keeps a grey thumbnail of what it last looked at; its
+        # tile of a frame is the window (fine or coarse size) centred where the frame changed most
+        # since then (a face entering, walking in, turning up), the round robin when nothing changed
+        # by ``min_change`` grey levels (averaged over half a window) and on the frame after a
+        # changed window (so a video changing everywhere still has every tile swept in turn)
+        self.sweep_changes = bool(sweep_changes)
+        self.min_change = float(min_change)
+        self._seen: dict[int, np.ndarray] = {}  # sweep tile side -> thumbnail of what it last looked at
+        self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
         self.tile_period = max(1, int(tile_period))
@@ -179,12 +232,19 @@ class CropFaceDetector:
         for box, _ in self._lost:  # a face lost lately: the full-range detector around its last box
             found += self._around(frame, box)
         sweep = []
-        if self.tiles:
-            picked, self._next_tile = _round_robin(self.tiles, self._next_tile, self.tiles_per_frame, first)
-            sweep += picked
+        thumb = _thumbnail(frame) if self.sweep_changes and (self.tiles or self.coarse) else None
+        if self.tiles:  # the changed window takes the place of one tile of the round robin
+            changed = self._changed(thumb, self.tiles[0][2], first)
+            picked, self._next_tile = _round_robin(self.tiles, self._next_tile, self.tiles_per_frame - len(changed),
+                                                   first)
+            sweep += changed + picked
         if self.coarse:
-            picked, self._next_coarse = _round_robin(self.coarse, self._next_coarse, self.coarse_per_frame, first)
-            sweep += picked
+            changed = self._changed(thumb, self.coarse[0][2], first)
+            picked, self._next_coarse = _round_robin(self.coarse, self._next_coarse,
+                                                     self.coarse_per_frame - len(changed), first)
+            sweep += changed + picked
+        if thumb is not None:
+            self._look(thumb, sweep)
         if sweep:
             for x0, y0, s, st in sweep:
                 tile = np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]) if st == 1.0 else \
@@ -202,6 +262,38 @@ class CropFaceDetector:
         keep = _nms(b, np.asarray(rank))
         self.last_scores = np.asarray(scores)[keep]
         return b[keep], np.where(keep < len(self.previous), keep, -1)
+
+    def _changed(self, thumb: np.ndarray | None, side: int, first: bool) -> list:
+        """[the ``side`` px window where the frame changed most since that sweep looked there], or
+        [] (sweep off, first frame, or no change of ``min_change`` grey levels). Faces tracked
+        from the previous frame do not count as change."""
+        if thumb is None or first or side not in self._seen or side in self._went_to_change:
+            self._went_to_change.discard(side)  # the round robin keeps at least every other frame
+            return []
+        change = np.abs(thumb - self._seen[side])
+        th, tw = change.shape
+        for b in self.previous:  # the boxes of tracked faces, 1.5 times as large
+            c, h = (b[:2] + b[2:]) / 2, 0.75 * (b[2:] - b[:2])
+            x0, y0 = np.floor((c - h + 0.5) * [tw / self.W, th / self.H]).astype(int)
+            x1, y1 = np.ceil((c + h + 0.5) * [tw / self.W, th / self.H]).astype(int)
+            change[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
+        at = _changed_window(change, self.W, self.H, side, self.min_change)
+        if at is None:
+            return []
+        self._went_to_change.add(side)
+        return [(at[0], at[1], side, 1.0)]
+
+    def _look(self, thumb: np.ndarray, sweep: list) -> None:
+        """Each sweep's thumbnail takes the current content where it looked this frame."""
+        th, tw = thumb.shape
+        for side in {self.tiles[0][2] if self.tiles else None, self.coarse[0][2] if self.coarse else None} - {None}:
+            seen = self._seen.setdefault(side, thumb.copy())
+            for x0, y0, s, st in sweep:
+                if s != side:
+                    continue
+                a0, a1 = int(round(x0 / st * tw / self.W)), int(round((x0 + s) / st * tw / self.W))
+                b0, b1 = int(round(y0 * th / self.H)), int(round((y0 + s) * th / self.H))
+                seen[b0:b1, a0:a1] = thumb[b0:b1, a0:a1]
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
     def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None,
