@@ -166,6 +166,8 @@ class TrackerConfig:
     finding the point), also call the point not visible. Off: only its confidence is capped (it
     is in view, its position unsure): ray-cast 'first' queries OA/AJ up on all 6 clips (seed 0:
     0.842/0.738 -> 0.863/0.760), realblur pseudo-truth OA 0.924-0.946 -> 0.928-0.956."""
+    visible_threshold: float = 0.5
+    """With ``visibility='calibrated'``: ``visible`` is p(visible) >= this."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -189,6 +191,8 @@ class TrackerConfig:
             raise InputError("fb_threshold and residual_threshold must be > 0")
         if int(self.neighbours) < 1:
             raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
+        if not 0.0 < self.visible_threshold < 1.0:
+            raise InputError(f"visible_threshold: must be in (0, 1), got {self.visible_threshold}")
         if int(self.stability_runs) not in (1, 2):
             raise InputError(f"stability_runs: must be 1 or 2, got {self.stability_runs}")
         if not self.stability_offset >= 0 or not self.max_spread > 0:
@@ -289,7 +293,7 @@ class BuiltinTracker:
                 p = visibility_probability(feats)
                 # a carried (lost) position that the model calls visible is a claim on a position
                 # no patch fixed: such tracks are run again too
-                claimed = ((gs == LOST) & (p >= 0.5)).any(0)
+                claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0)
             else:
                 claimed = np.zeros(len(pts), bool)
             found, carried, flipped = self._unstable(pyr, int(q), pts, T, gx, gv, gs, gw, claimed)
@@ -301,7 +305,7 @@ class BuiltinTracker:
                     p = np.where(unstable, np.minimum(p, 0.25), p)
                 feats = position_features(feats, carried)
                 features[:, sel] = feats
-                vis[:, sel] = p >= 0.5
+                vis[:, sel] = p >= float(cfg.visible_threshold)
                 # confidence: the probability that the point is visible AND where the track says
                 # (within 4 px at TAP-Vid's 256x256); a position that a sub-pixel query change
                 # moved by more than max_spread is not known that well
