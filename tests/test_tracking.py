@@ -487,6 +487,9 @@ def test_a_decision_flipped_by_a_sub_pixel_query_change_puts_the_track_in_doubt(
     assert not found.any() and not carried.any()  # the positions agree: only the decision flipped
     with pytest.raises(InputError):
         BuiltinTracker(stability_runs=3)
+    for bad in (0.0, 1.0):
+        with pytest.raises(InputError):
+            BuiltinTracker(visible_threshold=bad)
 
 
 def test_position_confidence_model_shape_and_direction():
