@@ -34,7 +34,11 @@ or lost and found again), or its carried (lost) positions are called visible, it
 second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
 more than ``max_spread`` (carried positions too), its confidence is at most 0.25 from there on
 (a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
-so (``unstable_hides`` also clears ``visible``).
+so (``unstable_hides`` also clears ``visible``). Two such runs (query moved along x and along y,
+in one call) are made, also for tracks verified only by the small window; where either takes
+another decision for the point (``stability_flips``), and wherever its position is carried
+(``carried_cap``), its confidence is at most 0.45: no track called confident moves by a pixel
+when its query moves by 0.001 px on the real clips of ``--jitter``.
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -137,6 +141,24 @@ class TrackerConfig:
     ``unstable_hides`` and ``stability_carried`` for its visibility, and ``visibility='thresholds'``."""
     max_spread: float = 1.0
     """Disagreement (pixels, input scale) between the two runs above which a point is in doubt."""
+    stability_runs: int = 2
+    """How many second runs (queries moved by ``stability_offset`` along x, then along y): a hard
+    decision that a sub-pixel change flips is caught by one run in about half the cases (1: the
+    behaviour before)."""
+    stability_flips: bool = True
+    """With ``visibility='calibrated'``: a point's confidence is also at most 0.45 from the frame
+    where a stability run took another decision for it (chained instead of verified, lost instead
+    of chained, the small verification window instead of the large one...) on, on that side of
+    the query frame, even where the positions still agree: the track hangs on a decision a
+    sub-pixel query change flips, so later positions can part by pixels (0.001 px query moves on
+    real clips; ``benchmarks/tracking.py --jitter``). Positions and ``visible`` are unchanged."""
+    carried_cap: float = 0.45
+    """With ``visibility='calibrated'``: the confidence of a carried (lost) position, one no patch
+    fixed (its neighbours' median motion), is at most this (1 = off): which neighbours carry it
+    hangs on their own decisions, so a sub-pixel query change can move it by pixels (realblur
+    249-272, 0.001 px query moves: 2 of 576 confident tracks moved by 1.1-2.8 px, both carried).
+    On ray-cast clips 0.70 of the carried positions called confident were within 4 px: 0.45 is
+    below both that and 0.5."""
     stability_carried: bool = False
     """Let disagreeing carried (lost) positions in the stability run also clear ``visible`` (by
     default they lower only the confidence; doubt resets where both runs verify the point). Off
@@ -148,6 +170,11 @@ class TrackerConfig:
     finding the point), also call the point not visible. Off: only its confidence is capped (it
     is in view, its position unsure): ray-cast 'first' queries OA/AJ up on all 6 clips (seed 0:
     0.842/0.738 -> 0.863/0.760), realblur pseudo-truth OA 0.924-0.946 -> 0.928-0.956."""
+    visible_threshold: float = 0.5
+    """With ``visibility='calibrated'``: ``visible`` is p(visible) >= this. 0.5 is right where the
+    model's prior holds (ray-cast renders, 17-28 % occluded); on real footage where hardly anything
+    is occluded (realblur, 3.5-4.8 % by flow pseudo-truth) 0.3 beats 'always visible' (held-out
+    OA 0.961-0.969 vs 0.952) but costs ray-cast AJ (0.760 -> 0.712 on seed 0): see the README."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -171,6 +198,10 @@ class TrackerConfig:
             raise InputError("fb_threshold and residual_threshold must be > 0")
         if int(self.neighbours) < 1:
             raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
+        if not 0.0 < self.visible_threshold < 1.0:
+            raise InputError(f"visible_threshold: must be in (0, 1), got {self.visible_threshold}")
+        if int(self.stability_runs) not in (1, 2):
+            raise InputError(f"stability_runs: must be 1 or 2, got {self.stability_runs}")
         if not self.stability_offset >= 0 or not self.max_spread > 0:
             raise InputError("stability_offset must be >= 0 and max_spread > 0")
         if int(self.max_side) < 0:
@@ -208,11 +239,14 @@ class _Frames:
         return g
 
 
-def _fragile(state: np.ndarray, found: np.ndarray, q: int) -> np.ndarray:
+def _fragile(state: np.ndarray, found: np.ndarray, q: int, small: np.ndarray | None = None) -> np.ndarray:
     """(n,) tracks whose course hung on a hard decision: ever only chained or re-found by a patch
-    match, or lost and then found again (on the same side of the query frame). A track that is
-    verified against its query patch until it is lost for good is not."""
+    match, verified only by the small window (``small``, (T, n): the large one failed), or lost
+    and then found again (on the same side of the query frame). A track that is verified against
+    its query patch by the large window until it is lost for good is not."""
     weak = ((state == CHAINED) | (state == MATCHED)).any(0)
+    if small is not None:
+        weak |= small.any(0)
     lost = state == LOST
     fwd = lost[q:] & np.flip(np.logical_or.accumulate(np.flip(found[q:], 0), 0), 0)
     bwd = lost[:q + 1] & np.logical_or.accumulate(found[:q + 1], 0)
@@ -259,17 +293,17 @@ class BuiltinTracker:
         for q in groups:
             sel = np.flatnonzero(qframe == q)
             pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
-            gx, gv, gc, gs = self._track_group(pyr, int(q), pts, T)
+            gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
             xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
             if cfg.visibility == "calibrated":
                 feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs)
                 p = visibility_probability(feats)
                 # a carried (lost) position that the model calls visible is a claim on a position
                 # no patch fixed: such tracks are run again too
-                claimed = ((gs == LOST) & (p >= 0.5)).any(0)
+                claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0)
             else:
                 claimed = np.zeros(len(pts), bool)
-            found, carried = self._unstable(pyr, int(q), pts, T, gx, gv, gs, claimed)
+            found, carried, flipped = self._unstable(pyr, int(q), pts, T, gx, gv, gs, gw, claimed)
             found, carried = found / scale, carried / scale
             unstable = (carried if cfg.stability_carried else found) > cfg.max_spread
             gv = gv & ~unstable
@@ -278,11 +312,17 @@ class BuiltinTracker:
                     p = np.where(unstable, np.minimum(p, 0.25), p)
                 feats = position_features(feats, carried)
                 features[:, sel] = feats
-                vis[:, sel] = p >= 0.5
+                vis[:, sel] = p >= float(cfg.visible_threshold)
                 # confidence: the probability that the point is visible AND where the track says
                 # (within 4 px at TAP-Vid's 256x256); a position that a sub-pixel query change
                 # moved by more than max_spread is not known that well
                 c = np.minimum(position_probability(feats), p)
+                if cfg.stability_flips:
+                    # a flipped decision: below 0.5, but most such points are still within 4 px
+                    # (ray-cast: 0.61 of those capped at 0.25 were), so not as low as a position
+                    # that a sub-pixel change moved
+                    c = np.where(flipped, np.minimum(c, 0.45), c)
+                c = np.where(gs == LOST, np.minimum(c, float(cfg.carried_cap)), c)
                 conf[:, sel] = np.where((carried > cfg.max_spread) | unstable, np.minimum(c, 0.25), c)
             else:
                 vis[:, sel] = gv
@@ -309,44 +349,82 @@ class BuiltinTracker:
 
     # -- internals ----------------------------------------------------------------------------
     def _unstable(self, pyr: _Frames, q: int, pts: np.ndarray, T: int, gx: np.ndarray, gv: np.ndarray,
-                  gs: np.ndarray, claimed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Distances (T, n) in tracking pixels between this run and a second one from queries
-        moved by ``stability_offset`` -> ``(found, carried)``.
+                  gs: np.ndarray, gw: np.ndarray, claimed: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distances (T, n) in tracking pixels between this run and second ones from queries
+        moved by ``stability_offset`` (along x, then y: ``stability_runs``) -> ``(found, carried,
+        flipped)``, the largest over the second runs.
 
         ``found``: the largest distance where both runs find the point, from the query frame up
         to each frame (once two runs part, later frames stay in doubt). ``carried``: every
         position is compared (found or carried: a carried position can be called visible too);
         once the runs part, the track stays in doubt on that side of the query frame until both
-        verify it against its query patch again.
+        verify it against its query patch again. ``flipped`` (T, n) bool: from the first frame
+        where a second run found the point another way (``state``, or the small window ``gw``
+        instead of the large one) on, on that side of the query frame.
 
-        Only tracks that were ever not verified, or whose carried positions are ``claimed``
-        visible, are run again (a verified track refines against its own query patch every
-        frame, which no small query change flips); the others get 0."""
+        Only tracks that were ever not verified (or only by the small window), or whose carried
+        positions are ``claimed`` visible, are run again (a track verified by the large window
+        refines against its own query patch every frame); the others get 0."""
         found = np.zeros(gv.shape)
         carried = np.zeros(gv.shape)
+        flipped = np.zeros(gv.shape, bool)
         off = float(self.config.stability_offset)
-        frag = _fragile(gs, gv, q)
+        frag = _fragile(gs, gv, q, gw)
         if claimed is not None:
             frag |= claimed
         frag = np.flatnonzero(frag)
         if off <= 0 or not len(frag):
-            return found, carried
+            return found, carried, flipped
+        shifts = ((off, 0.0), (0.0, off))[: int(self.config.stability_runs)]
+        k = len(frag)
+        # the runs in one call (points are tracked independently; a lost copy may be carried by
+        # its twin): one pass over the frames, whose cost is mostly per frame, not per point
         # lost points are tried again only where this run found them (the same re-acquisition
         # chances)
-        bx, bv, _, bs = self._track_group(pyr, q, pts[frag] + np.array([off, 0.0]), T, gv[:, frag])
-        d = np.linalg.norm(bx - gx[:, frag], axis=-1)
-        d[q] = 0.0
-        dc = d.copy()
-        both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
-        for step in (1, -1):
-            for t in range(q + step, T if step > 0 else -1, step):
-                dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
-        df = np.where(bv & gv[:, frag], d, 0.0)
-        df[q:] = np.maximum.accumulate(df[q:], axis=0)
-        df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
-        found[:, frag] = df
-        carried[:, frag] = dc
-        return found, carried
+        ax, av, _, as_, aw = self._track_group(pyr, q, np.concatenate([pts[frag] + np.array(sh) for sh in shifts]),
+                                               T, np.tile(gv[:, frag], (1, len(shifts))))
+        for r in range(len(shifts)):
+            part = slice(r * k, (r + 1) * k)
+            bx, bv, bs, bw = ax[:, part], av[:, part], as_[:, part], aw[:, part]
+            d = np.linalg.norm(bx - gx[:, frag], axis=-1)
+            d[q] = 0.0
+            dc = d.copy()
+            both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
+            for step in (1, -1):
+                for t in range(q + step, T if step > 0 else -1, step):
+                    dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
+            df = np.where(bv & gv[:, frag], d, 0.0)
+            df[q:] = np.maximum.accumulate(df[q:], axis=0)
+            df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
+            fl = (bs != gs[:, frag]) | (bw != gw[:, frag])
+            fl[q:] = np.logical_or.accumulate(fl[q:], axis=0)
+            fl[:q + 1] = np.logical_or.accumulate(fl[q::-1], axis=0)[::-1]
+            found[:, frag] = np.maximum(found[:, frag], df)
+            carried[:, frag] = np.maximum(carried[:, frag], dc)
+            flipped[:, frag] |= fl
+        return found, carried, flipped
+        for shift in ((off, 0.0), (0.0, off))[: int(self.config.stability_runs)]:
+            # lost points are tried again only where this run found them (the same
+            # re-acquisition chances)
+            bx, bv, _, bs, bw = self._track_group(pyr, q, pts[frag] + np.array(shift), T, gv[:, frag])
+            d = np.linalg.norm(bx - gx[:, frag], axis=-1)
+            d[q] = 0.0
+            dc = d.copy()
+            both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
+            for step in (1, -1):
+                for t in range(q + step, T if step > 0 else -1, step):
+                    dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
+            df = np.where(bv & gv[:, frag], d, 0.0)
+            df[q:] = np.maximum.accumulate(df[q:], axis=0)
+            df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
+            fl = (bs != gs[:, frag]) | (bw != gw[:, frag])
+            fl[q:] = np.logical_or.accumulate(fl[q:], axis=0)
+            fl[:q + 1] = np.logical_or.accumulate(fl[q::-1], axis=0)[::-1]
+            found[:, frag] = np.maximum(found[:, frag], df)
+            carried[:, frag] = np.maximum(carried[:, frag], dc)
+            flipped[:, frag] |= fl
+        return found, carried, flipped
 
     def _lk(self, pyr: _Frames, a: int, b: int, pts: np.ndarray, init: np.ndarray | None,
             levels: int | None = None, win: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -407,19 +485,21 @@ class BuiltinTracker:
         return pts + np.concatenate([fx, fy], axis=1)
 
     def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Refine ``guess`` in frame t against the query patch at ``ref`` in frame q and check it
-        by tracking back -> (position, passed, confidence). Points that fail are tried once more
-        with a window of ``small_win`` (near an occlusion boundary a smaller patch stays on the
-        point's own surface)."""
+        by tracking back -> (position, passed, confidence, passed by the small window only).
+        Points that fail are tried once more with a window of ``small_win`` (near an occlusion
+        boundary a smaller patch stays on the point's own surface)."""
         cfg = self.config
         pos, passed, conf = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win))
         small = int(cfg.small_win)
         f = np.flatnonzero(~passed)
+        by_small = np.zeros(len(passed), bool)
         if small and small < int(cfg.refine_win) and len(f):
             p2, ok2, c2 = self._verify_win(pyr, q, t, ref[f], guess[f], small)
             pos[f[ok2]], passed[f[ok2]], conf[f[ok2]] = p2[ok2], True, c2[ok2]
-        return pos, passed, conf
+            by_small[f[ok2]] = True
+        return pos, passed, conf, by_small
 
     def _verify_win(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, win: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -503,7 +583,7 @@ class BuiltinTracker:
         return xy[a, lost] + np.median(step, axis=1)
 
     def _step(self, pyr: _Frames, q: int, t: int, prev: int, a: np.ndarray, ref: np.ndarray, xy: np.ndarray,
-              vis: np.ndarray, conf: np.ndarray, state: np.ndarray) -> None:
+              vis: np.ndarray, conf: np.ndarray, state: np.ndarray, small: np.ndarray) -> None:
         """Points ``a`` (visible at ``prev``) into frame t: a frame-to-frame guess, checked
         forward-backward from scratch (no initial flow, so a point that slid along an edge does
         not pass); then refined and checked against the query patch."""
@@ -521,7 +601,7 @@ class BuiltinTracker:
         if not len(sel):
             return
         A, G = a[sel], g[sel]
-        pos, passed, c = self._verify(pyr, q, t, ref[A], G)
+        pos, passed, c, by_small = self._verify(pyr, q, t, ref[A], G)
         passed &= np.linalg.norm(pos - G, axis=1) < cfg.refine_win / 2
         st = np.where(passed, VERIFIED, LOST).astype(np.int8)
         if cfg.chain_check and prev != q:
@@ -534,18 +614,21 @@ class BuiltinTracker:
         vis[t, A] = passed
         conf[t, A] = c
         state[t, A] = st
+        small[t, A] = passed & by_small & (st == VERIFIED)
 
     def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int, retry_where: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Positions (T, n, 2), found (T, n), confidence (T, n) and how each was found (T, n)
-        int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours). Lost points are
-        tried again only where ``retry_where`` (T, n) is true, if given."""
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Positions (T, n, 2), found (T, n), confidence (T, n), how each was found (T, n)
+        int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours), and verified by
+        the small window only (T, n). Lost points are tried again only where ``retry_where``
+        (T, n) is true, if given."""
         cfg = self.config
         n = len(ref)
         xy = np.zeros((T, n, 2))
         vis = np.zeros((T, n), bool)
         conf = np.zeros((T, n))
         state = np.full((T, n), LOST, np.int8)
+        small = np.zeros((T, n), bool)
         xy[q], vis[q], conf[q], state[q] = ref, True, 1.0, QUERY
         pyr.pinned = {q}
         for d in (1, -1):
@@ -556,7 +639,7 @@ class BuiltinTracker:
                 was = vis[prev]
                 a = np.flatnonzero(was)
                 if len(a):
-                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf, state)
+                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf, state, small)
                 lost = np.flatnonzero(~vis[t])
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
@@ -566,12 +649,13 @@ class BuiltinTracker:
                     if retry_where is not None:
                         retry = retry[retry_where[t, retry]]
                     if len(retry):
-                        pos, passed, c = self._verify(pyr, q, t, ref[retry], xy[t, retry])
+                        pos, passed, c, by_small = self._verify(pyr, q, t, ref[retry], xy[t, retry])
                         passed &= np.linalg.norm(pos - xy[t, retry], axis=1) < cfg.refine_win
                         xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
                         state[t, retry[passed]] = VERIFIED
+                        small[t, retry[passed]] = by_small[passed]
                         if cfg.match_carried:
                             # the query patch held part of an occluder, so LK cannot lock on; but
                             # the carried position shows the query's own small patch again
@@ -584,4 +668,4 @@ class BuiltinTracker:
                             state[t, f[seen]] = MATCHED
                 last_seen = np.where(vis[t], t, last_seen)
                 anchor = np.where(state[t] == VERIFIED, t, anchor)
-        return xy, vis, conf, state
+        return xy, vis, conf, state, small

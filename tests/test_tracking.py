@@ -456,6 +456,42 @@ def test_fragile_tracks_are_the_ones_a_hard_decision_steered():
         BuiltinTracker(max_spread=0)
 
 
+def test_a_decision_flipped_by_a_sub_pixel_query_change_puts_the_track_in_doubt():
+    """Where a stability run (query moved by a fraction of a pixel) finds a point another way
+    (here: the small verification window instead of the large one at frame 3, at the same
+    position), the track is in doubt from there on, away from the query frame, and nowhere else;
+    a track verified by the small window only is fragile (it gets the stability runs)."""
+    from blur4d.adapters.tracking import _fragile
+    from blur4d.adapters.track_visibility import QUERY, VERIFIED
+
+    T, n, q = 5, 2, 1
+    gx = np.zeros((T, n, 2))
+    gv = np.ones((T, n), bool)
+    gs = np.full((T, n), VERIFIED, np.int8)
+    gs[q] = QUERY
+    gw = np.zeros((T, n), bool)
+    gw[3, 0] = True  # this run verified point 0 at frame 3 with the small window only
+    assert _fragile(gs, gv, q, gw).tolist() == [True, False]
+    tracker = BuiltinTracker(stability_runs=2)
+    calls = []
+
+    def second_runs(pyr, qq, pts, TT, retry_where):
+        calls.append(len(pts))  # both shifted copies of the one fragile track, in one call
+        small = np.zeros((TT, len(pts)), bool)  # the large window passes in both runs
+        return np.zeros((TT, len(pts), 2)), np.ones((TT, len(pts)), bool), None, gs[:, [0] * len(pts)], small
+
+    tracker._track_group = second_runs
+    found, carried, flipped = tracker._unstable(None, q, np.zeros((n, 2)), T, gx, gv, gs, gw)
+    assert calls == [2]
+    assert flipped[:, 0].tolist() == [False, False, False, True, True] and not flipped[:, 1].any()
+    assert not found.any() and not carried.any()  # the positions agree: only the decision flipped
+    with pytest.raises(InputError):
+        BuiltinTracker(stability_runs=3)
+    for bad in (0.0, 1.0):
+        with pytest.raises(InputError):
+            BuiltinTracker(visible_threshold=bad)
+
+
 def test_position_confidence_model_shape_and_direction():
     """The position model takes the visibility features plus the stability spread; a larger
     spread, a lost (carried) state or a point outside the frame lower p(visible and within 4 px)."""
