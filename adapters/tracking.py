@@ -404,27 +404,6 @@ class BuiltinTracker:
             carried[:, frag] = np.maximum(carried[:, frag], dc)
             flipped[:, frag] |= fl
         return found, carried, flipped
-        for shift in ((off, 0.0), (0.0, off))[: int(self.config.stability_runs)]:
-            # lost points are tried again only where this run found them (the same
-            # re-acquisition chances)
-            bx, bv, _, bs, bw = self._track_group(pyr, q, pts[frag] + np.array(shift), T, gv[:, frag])
-            d = np.linalg.norm(bx - gx[:, frag], axis=-1)
-            d[q] = 0.0
-            dc = d.copy()
-            both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
-            for step in (1, -1):
-                for t in range(q + step, T if step > 0 else -1, step):
-                    dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
-            df = np.where(bv & gv[:, frag], d, 0.0)
-            df[q:] = np.maximum.accumulate(df[q:], axis=0)
-            df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
-            fl = (bs != gs[:, frag]) | (bw != gw[:, frag])
-            fl[q:] = np.logical_or.accumulate(fl[q:], axis=0)
-            fl[:q + 1] = np.logical_or.accumulate(fl[q::-1], axis=0)[::-1]
-            found[:, frag] = np.maximum(found[:, frag], df)
-            carried[:, frag] = np.maximum(carried[:, frag], dc)
-            flipped[:, frag] |= fl
-        return found, carried, flipped
 
     def _lk(self, pyr: _Frames, a: int, b: int, pts: np.ndarray, init: np.ndarray | None,
             levels: int | None = None, win: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
