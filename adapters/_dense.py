@@ -125,18 +125,29 @@ def render_depth(points_xyz: np.ndarray, K: np.ndarray, cam_from_world: np.ndarr
                  size: tuple[int, int]) -> np.ndarray:
     """Z-buffer of world points in one camera -> (H, W) float32 depth, NaN where empty; each
     point fills a 2x2 footprint so a cloud sampled at the same resolution leaves few holes."""
+    import cv2
+
     W, H = size
-    uv, z = geo.project(K, cam_from_world, points_xyz)
-    keep = (z > 0) & np.isfinite(uv).all(1)
-    uv, z = uv[keep], z[keep].astype(np.float32)
-    x0 = np.floor(uv[:, 0]).astype(np.int64)
-    y0 = np.floor(uv[:, 1]).astype(np.int64)
+    X = np.ascontiguousarray(points_xyz, np.float64).reshape(-1, 1, 3)
+    # one 3x4 transform to (u z, v z, z): rows K[0] [R|t], K[1] [R|t] and [R|t][2] (the camera z,
+    # as geo.project). cv2.transform is one pass over the points where geo.project's strided
+    # (N, 3) @ (3, 3) through BLAS spent ~60 ms a frame; float64 keeps the depth maps bit-identical
+    # to geo.project's (float32 was another 30 % faster but moved 0.02 % of the pixels)
+    Rt = np.asarray(cam_from_world, np.float64)[:3, :4]
+    M = np.vstack([np.asarray(K, np.float64)[:2] @ Rt, Rt[2:]])
+    P = cv2.transform(X, M).reshape(-1, 3)
+    z = P[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        x0 = np.floor(P[:, 0] / z)
+        y0 = np.floor(P[:, 1] / z)
     # scatter-min of each point at its top-left pixel into a buffer one pixel larger at the top and
     # left (x0 = -1 still reaches column 0), then the 2x2 footprint as a 2x2 min filter: the same
-    # z-buffer as scattering all four corners, a quarter of the scatter
-    ok = (x0 >= -1) & (x0 < W) & (y0 >= -1) & (y0 < H)
+    # z-buffer as scattering all four corners, a quarter of the scatter. Non-finite pixels and
+    # points behind the camera fail these comparisons.
+    ok = (z > 0) & (x0 >= -1) & (x0 < W) & (y0 >= -1) & (y0 < H)
+    idx = (y0[ok].astype(np.int64) + 1) * (W + 1) + x0[ok].astype(np.int64) + 1
     zbuf = np.full((H + 1) * (W + 1), np.inf, np.float32)
-    np.minimum.at(zbuf, (y0[ok] + 1) * (W + 1) + x0[ok] + 1, z[ok])
+    np.minimum.at(zbuf, idx, z[ok].astype(np.float32))
     zbuf = zbuf.reshape(H + 1, W + 1)
     depth = np.minimum(np.minimum(zbuf[1:, 1:], zbuf[:-1, 1:]), np.minimum(zbuf[1:, :-1], zbuf[:-1, :-1]))
     depth[np.isinf(depth)] = np.nan

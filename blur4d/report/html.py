@@ -352,9 +352,11 @@ def _trajectory_plot(cameras: Cameras) -> np.ndarray | None:
     t = np.flatnonzero(reg)
     span = float(np.ptp(c, axis=0).max()) if len(c) > 1 else 0.0
     span = span if span > 1e-12 else 1.0
-    fig = Figure(figsize=(9.0, 3.9), dpi=100, layout="constrained")
+    # a fixed layout (margins sized for 7-character tick labels and the axis labels): matplotlib's
+    # constrained layout measured every tick label's extent: 0.24-0.26 s CPU -> 0.13-0.15 s a plot
+    fig = Figure(figsize=(9.0, 3.9), dpi=100)
     for k, (a, b, name) in enumerate(((0, 2, "top view (x right, z forward)"), (0, 1, "front view (x right, y down)"))):
-        ax = fig.add_subplot(1, 2, k + 1)
+        ax = fig.add_axes((0.115 + 0.43 * k, 0.13, 0.325, 0.79))
         ax.plot(c[:, a], c[:, b], "-", color="#999", lw=1)
         sc = ax.scatter(c[:, a], c[:, b], c=t, cmap="viridis", s=28, zorder=3)
         ax.quiver(c[:, a], c[:, b], fwd[:, a], fwd[:, b], t, cmap="viridis", angles="xy", scale_units="xy",
@@ -366,7 +368,7 @@ def _trajectory_plot(cameras: Cameras) -> np.ndarray | None:
         ax.set_xlabel("xyz"[a])
         ax.set_ylabel("xyz"[b])
         ax.grid(alpha=0.3)
-    fig.colorbar(sc, ax=fig.axes, label="frame", shrink=0.9)
+    fig.colorbar(sc, cax=fig.add_axes((0.9, 0.17, 0.015, 0.71)), label="frame")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)  # the rendered pixels, not a PNG encoded and decoded again
