@@ -142,6 +142,44 @@ def test_unsure_motion_is_shrunk_toward_the_photo_and_stays_blur_consistent(monk
     assert float(half.ambiguity.mean()) >= 0.45
 
 
+def test_confidence_damped_deconvolution_sharpens_unsure_motion_less(monkeypatch):
+    """With ``deconv_confidence`` the deconvolution is damped by 1 - confidence: at low confidence
+    the latent and the frames stay closer to the photo than at high confidence (and than without
+    the option), and frames still average back to the photo."""
+    import importlib
+
+    import cv2
+
+    conf_mod = importlib.import_module("blur4d.generate._confidence")
+    case = ground_truth_case(benchmark_scenes(240, 136, blur=1.0)["translation"], "t", subframes=7)
+    ivs = Intervals.present(6)
+    lin_p = decode(case.photo)
+
+    def run(scale, strength):
+        orig = conf_mod.region_confidence
+
+        def scaled(bf, gray, min_confidence=0.15):
+            bf2, conf = orig(bf, gray, min_confidence)
+            return bf2, {r: scale * c for r, c in conf.items()}
+
+        monkeypatch.setattr(conf_mod, "region_confidence", scaled)
+        gen = _gen(deconv_confidence=strength)
+        out = gen(case.photo, ivs, seed=0)
+        monkeypatch.setattr(conf_mod, "region_confidence", orig)
+        latent = gen._last["latent"]
+        lat = np.abs(latent - cv2.resize(lin_p, latent.shape[1::-1], interpolation=cv2.INTER_AREA)).mean()
+        return out, lat, np.abs(decode(out.video.frames) - lin_p).mean()
+
+    _, lat_hi, d_hi = run(1.0, 1.0)
+    low, lat_lo, d_lo = run(0.4, 1.0)
+    _, lat_lo_off, d_lo_off = run(0.4, 0.0)
+    assert lat_lo < 0.8 * lat_hi and lat_lo < 0.8 * lat_lo_off
+    assert d_lo < d_hi and d_lo < d_lo_off
+    assert blur_consistency(Video(low.video.frames, ivs), case.photo) > 35.0
+    with pytest.raises(InputError):
+        ClassicalGenerator(deconv_confidence=1.5)
+
+
 def _thin_text(W: int = 240, H: int = 136) -> np.ndarray:
     """Sharp dark anti-aliased text on white: thin strokes, the content whose blur is hardest to tell."""
     import cv2

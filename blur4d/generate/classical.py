@@ -88,6 +88,11 @@ class ClassicalGenerator:
     """Deconvolve only where the blur evidence supports the motion (see :func:`support_damping`):
     tiles whose evidence under their own motion is below ``support[0]`` are not sharpened, above
     ``support[1]`` fully; None = deconvolve everywhere alike."""
+    deconv_confidence: float = 0.0
+    """Strength of the confidence damping of the deconvolution: the Richardson-Lucy damping is
+    raised to at least ``deconv_confidence`` x (1 - confidence) per pixel (1: damping = 1 -
+    confidence; unsure motion is sharpened less, on top of the frame blend with the photo);
+    0 = off (the deconvolution ignores the confidence)."""
     min_evidence: float = 0.05
     """Mean tile evidence below which the camera is taken as static."""
     output_size: tuple[int, int] | None = None
@@ -137,6 +142,8 @@ class ClassicalGenerator:
             self.support = (lo, hi)
         if not 0.5 <= float(self.direction_belief) <= 1.0:
             raise InputError(f"classical: direction_belief must be in [0.5, 1], got {self.direction_belief}")
+        if not 0.0 <= float(self.deconv_confidence) <= 1.0:
+            raise InputError(f"classical: deconv_confidence must be in [0, 1], got {self.deconv_confidence}")
         if int(self.iterations) < 0:
             raise InputError(f"classical: iterations must be >= 0, got {self.iterations}")
         if self.output_size is not None:
@@ -197,6 +204,9 @@ class ClassicalGenerator:
         warper = Warper(V)
         times = sample_times(-0.5, 0.5, warper.max_len, step=1.0, cap=48)
         damping = support_damping(bf, pw, ph, self.support) if self.support is not None else 0.0
+        if self.deconv_confidence > 0:  # sharpen unsure motion less: combine as independent shrinks
+            keep = 1.0 - float(self.deconv_confidence) * (1.0 - np.clip(C, 0.0, 1.0))[..., None]
+            damping = (1.0 - (1.0 - damping) * keep).astype(np.float32)
         latent = richardson_lucy(lin_proc, warper, times, iters=self.iterations, tv=self.tv, damping=damping)
         reblur = warper.average(latent, times)
         lin_out = lin if (Wo, Ho) == (W0, H0) else cv2.resize(lin, (Wo, Ho), interpolation=cv2.INTER_AREA)
@@ -283,6 +293,7 @@ class ClassicalGenerator:
     def _config(self) -> dict[str, Any]:
         return {"max_side": self.max_side, "estimate_side": self.estimate_side, "tile": self.tile,
                 "coarse": self.coarse, "iterations": self.iterations, "tv": self.tv,
+                "deconv_confidence": self.deconv_confidence,
                 "support": list(self.support) if self.support is not None else None, "min_evidence": self.min_evidence,
                 "output_size": list(self.output_size) if self.output_size else None, "response": self.response,
                 "fps": self.fps, "ambiguity_px": self.ambiguity_px, "min_confidence": self.min_confidence,
