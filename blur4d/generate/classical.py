@@ -88,11 +88,13 @@ class ClassicalGenerator:
     """Deconvolve only where the blur evidence supports the motion (see :func:`support_damping`):
     tiles whose evidence under their own motion is below ``support[0]`` are not sharpened, above
     ``support[1]`` fully; None = deconvolve everywhere alike."""
-    deconv_confidence: float = 0.0
+    deconv_confidence: float = 0.5
     """Strength of the confidence damping of the deconvolution: the Richardson-Lucy damping is
     raised to at least ``deconv_confidence`` x (1 - confidence) per pixel (1: damping = 1 -
     confidence; unsure motion is sharpened less, on top of the frame blend with the photo);
-    0 = off (the deconvolution ignores the confidence)."""
+    0 = off (the deconvolution ignores the confidence). Default 0.5: ray-cast SSIM_p 0.6876 (off)
+    -> 0.6885, above the photo repeated (0.6880); the real sets within 0.01 dB of off, no-blur
+    sets unchanged (README generate rows)."""
     min_evidence: float = 0.05
     """Mean tile evidence below which the camera is taken as static."""
     output_size: tuple[int, int] | None = None
