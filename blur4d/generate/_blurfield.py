@@ -440,7 +440,8 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     ``local_margin``): independently moving content, grouped into connected regions whose
     vectors are oriented consistently; 4. (``local_masks``, default :data:`LOCAL_MASKS`) each
     moving region cut down to its pixel support (:mod:`blur4d.generate._local`), regions whose
-    steps are not blurred along their motion only are dropped.
+    steps are not blurred along their motion only, or whose motion turned explains their tiles
+    as well (rival ratio above ``_local.MAX_RIVAL``), are dropped.
     """
     from scipy import ndimage
     from scipy.optimize import minimize
@@ -508,9 +509,14 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
         evidence[k] = (best / max(int(m.sum()), 1), int(m.sum()))
     masks: dict[int, np.ndarray] = {}
     if n and (LOCAL_MASKS if local_masks is None else local_masks):
-        from ._local import refine_regions
+        from ._local import MAX_RIVAL, refine_regions
 
         masks, _ = refine_regions(gray, labels, local, st.centers_x, st.centers_y, int(min(tile, H, W)))
+        for k in list(masks):  # a turned motion explains the region as well: not identified
+            m = labels == k
+            if rival_ratio(st, np.full(m.shape, local[m][0][0]), np.full(m.shape, local[m][0][1]),
+                           _tile_weights(st) * m) > MAX_RIVAL:
+                del masks[k]
         for k in range(1, n + 1):
             m = labels == k
             if m.any() and k not in masks:  # no pixel shows this motion's blur alone: not a region

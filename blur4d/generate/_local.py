@@ -29,8 +29,15 @@ BLURRED_RATIO = 2.2
 """Step ratio ``r`` at or below which a steep step counts as inside a blur ramp of length L."""
 SHARP_RATIO = 3.0
 """Step ratio at or above which a steep step counts as sharp (only for ``L`` > this)."""
-MAX_ANISOTROPY = 0.6
-"""Largest share of blurred steps across the motion relative to along it (see module doc)."""
+MAX_ANISOTROPY = 0.3
+"""Largest share of blurred steps across the motion relative to along it (see module doc): a
+70 px object blurred 14 px over sharp rectangles 0.06; soft content on the benchmark's sharp
+calibration photos (a multiview photo, scikit-image's brick) 0.50-0.53."""
+MAX_RIVAL = 0.55
+"""Largest :func:`blur4d.generate._blurfield.rival_ratio` of a region's motion over its tiles
+(the start of the camera field's rival ramp in :mod:`._confidence`): the synthetic object
+above 0.14; scikit-image's camera and brick regions 0.74-0.81 (anisotropy 0.05 on the camera's
+coat: soft along one direction, but a turned motion explains its tiles as well)."""
 MIN_BLURRED_SHARE = 0.3
 """Smallest share of blurred steps among the steep steps along the motion in the region's tiles
 (a 70 px object blurred 14 px in two 64 px tiles of sharp rectangles: 0.40; the tile pair below
