@@ -19,6 +19,15 @@ A motion blur smooths along one direction only: the same test along ``v`` turned
 must find the region's steps sharp (``anisotropy``: the blurred share of the steep steps across
 ``v`` over that along ``v``). Soft content (defocus, smooth shading, soft texture) is blurred in
 every direction and is dropped, as a region whose support is too small.
+
+Opt-in (``_blurfield.LOCAL_MASKS``), measured with ``benchmarks/generator.py`` (helper g12L): it
+does what it is for where the tile stage finds the region (the synthetic object above: no blur
+found -> moved on its smear, +1.1 dB over the photo), and changes nothing on the issue's video
+set (24-30 fps clips interpolated 8x: +0.00 dB, default +0.02): there the tile stage finds no
+region for the moving hand, ball and legs at all (blur evidence at their TRUE motion: median
+0.00-0.14, below the sharp static background's best dips), while the same pipeline fed the true
+local motion gains +2.7 dB. The estimate, not this support or the renderer, is the gap. The
+16:9 edge-padded copies of the synthetic scene are not found by the tile stage either.
 """
 
 from __future__ import annotations
