@@ -32,13 +32,15 @@ a query moves a well-textured track by about as much (see ``benchmarks/tracking.
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
 or lost and found again), or its carried (lost) positions are called visible, it is tracked a
 second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
-more than ``max_spread`` (carried positions too), its confidence is at most 0.25 from there on
+more than ``max_spread`` (carried positions too), its confidence is below 0.5 from there on
 (a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
 so (``unstable_hides`` also clears ``visible``). Two such runs (query moved along x and along y,
-in one call) are made, also for tracks verified only by the small window; where either takes
-another decision for the point (``stability_flips``), and wherever its position is carried
-(``carried_cap``), its confidence is at most 0.45: no track called confident moves by a pixel
-when its query moves by 0.001 px on the real clips of ``--jitter``.
+in one call) are made, also for tracks verified only by the small window; their spread and
+whether either took another decision for the point (``flipped``) are inputs of the position
+model, and the confidence is at most ``doubt_cap`` (0.45) only where the runs put the point more
+than ``max_spread`` away, or a carried position more than half that (``in_doubt``): no track
+called confident moves by a pixel when its query moves by 0.001 px on the real clips of
+``--jitter``.
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -65,8 +67,9 @@ from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
 
 from .track_queries import default_query_frame, grid_points, resolve_queries  # noqa: F401
-from .track_visibility import (CHAINED, LOST, MATCHED, POSITION_FEATURES, QUERY, VERIFIED, position_features,
-                               position_probability, visibility_features, visibility_probability)
+from .track_visibility import (CHAINED, LOST, MATCHED, POSITION_FEATURES, QUERY, VERIFIED, adapt_prior, in_doubt,
+                               position_features, position_probability, visibility_features,
+                               visibility_probability)
 from .track_drawings import (render_overlay, render_summary, summary_magnification, track_colors,  # noqa: F401
                              write_overlay, write_summary)
 
@@ -145,20 +148,26 @@ class TrackerConfig:
     """How many second runs (queries moved by ``stability_offset`` along x, then along y): a hard
     decision that a sub-pixel change flips is caught by one run in about half the cases (1: the
     behaviour before)."""
-    stability_flips: bool = True
-    """With ``visibility='calibrated'``: a point's confidence is also at most 0.45 from the frame
-    where a stability run took another decision for it (chained instead of verified, lost instead
-    of chained, the small verification window instead of the large one...) on, on that side of
-    the query frame, even where the positions still agree: the track hangs on a decision a
-    sub-pixel query change flips, so later positions can part by pixels (0.001 px query moves on
-    real clips; ``benchmarks/tracking.py --jitter``). Positions and ``visible`` are unchanged."""
-    carried_cap: float = 0.45
-    """With ``visibility='calibrated'``: the confidence of a carried (lost) position, one no patch
-    fixed (its neighbours' median motion), is at most this (1 = off): which neighbours carry it
-    hangs on their own decisions, so a sub-pixel query change can move it by pixels (realblur
-    249-272, 0.001 px query moves: 2 of 576 confident tracks moved by 1.1-2.8 px, both carried).
-    On ray-cast clips 0.70 of the carried positions called confident were within 4 px: 0.45 is
-    below both that and 0.5."""
+    stability_flips: bool = False
+    """With ``visibility='calibrated'``: also cap the confidence at 0.45 from the frame where a
+    stability run took another decision for the point on (chained instead of verified, the small
+    window instead of the large one...). Off by default: a flipped decision is an input of the
+    position model instead (ray-cast: 0.89 of the capped points were within 4 px, so the cap made
+    the confidence under-confident), and ``in_doubt`` keeps what moves below 0.5."""
+    carried_cap: float = 1.0
+    """With ``visibility='calibrated'``: cap the confidence of every carried (lost) position at
+    this (1 = off, the default; 0.45 was the rule before the lost state became a model input and
+    ``in_doubt`` caught the carried positions that a sub-pixel query change moves)."""
+    doubt_cap: float = 0.45
+    """With ``visibility='calibrated'``: the confidence where the stability runs put the point
+    more than ``max_spread`` away (carried or found), or a carried position more than half that
+    (:func:`blur4d.adapters.track_visibility.in_doubt`), is at most this: such positions can move
+    by a pixel when the query moves by a thousandth of one (``benchmarks/tracking.py --jitter``)."""
+    clip_prior: bool = False
+    """With ``visibility='calibrated'``: re-weight p(visible) to the clip's own visible share,
+    estimated from the clip (:func:`blur4d.adapters.track_visibility.adapt_prior`), instead of
+    the calibration clips'. Off by default: realblur OA 0.960-0.964 -> 0.970 (held-out clip 249),
+    but ray-cast AJ means fell by 0.004-0.03 (the estimate drifts on clips with much occlusion)."""
     stability_carried: bool = False
     """Let disagreeing carried (lost) positions in the stability run also clear ``visible`` (by
     default they lower only the confidence; doubt resets where both runs verify the point). Off
@@ -198,6 +207,8 @@ class TrackerConfig:
             raise InputError("fb_threshold and residual_threshold must be > 0")
         if int(self.neighbours) < 1:
             raise InputError(f"neighbours: must be >= 1, got {self.neighbours}")
+        if not 0.0 < self.doubt_cap < 0.5:
+            raise InputError(f"doubt_cap: must be in (0, 0.5), got {self.doubt_cap}")
         if not 0.0 < self.visible_threshold < 1.0:
             raise InputError(f"visible_threshold: must be in (0, 1), got {self.visible_threshold}")
         if int(self.stability_runs) not in (1, 2):
@@ -286,50 +297,62 @@ class BuiltinTracker:
         vis = np.zeros((T, N), bool)
         conf = np.zeros((T, N), np.float32)
         features = np.zeros((T, N, len(POSITION_FEATURES)), np.float32) if cfg.visibility == "calibrated" else None
+        evidence = {k: np.zeros((T, N), bool if k in ("flipped", "unstable") else np.float32)
+                    for k in ("p", "flipped", "carried", "unstable")}
         groups = np.unique(qframe)
         total = len(groups) * max(T - 1, 1)
         done = 0
         progress("track", 0, total)
+        calibrated = cfg.visibility == "calibrated"
+        self.last_visible_share = None
+        runs = []
         for q in groups:
             sel = np.flatnonzero(qframe == q)
             pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
             xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
-            if cfg.visibility == "calibrated":
-                feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs)
-                p = visibility_probability(feats)
-                # a carried (lost) position that the model calls visible is a claim on a position
-                # no patch fixed: such tracks are run again too
-                claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0)
-            else:
-                claimed = np.zeros(len(pts), bool)
-            found, carried, flipped = self._unstable(pyr, int(q), pts, T, gx, gv, gs, gw, claimed)
+            feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs) if calibrated else None
+            p = visibility_probability(feats) if calibrated else None
+            runs.append((int(q), sel, pts, gx, gv, gc, gs, gw, feats, p))
+        if calibrated and cfg.clip_prior:
+            # the clip's own share of visible points (not the calibration clips'): one estimate
+            # over every tracked sample away from its query frame
+            use = np.concatenate([(np.arange(T)[:, None] != r[0]) & (r[9] > 0) for r in runs], axis=1)
+            adjusted, self.last_visible_share = adapt_prior(np.concatenate([r[9] for r in runs], axis=1), use)
+            at = np.cumsum([0] + [len(r[1]) for r in runs])
+            runs = [r[:9] + (adjusted[:, at[i]:at[i + 1]],) for i, r in enumerate(runs)]
+        for q, sel, pts, gx, gv, gc, gs, gw, feats, p in runs:
+            # a carried (lost) position that the model calls visible is a claim on a position no
+            # patch fixed: such tracks are run again too
+            claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0) if calibrated else None
+            found, carried, flipped = self._unstable(pyr, q, pts, T, gx, gv, gs, gw, claimed)
             found, carried = found / scale, carried / scale
             unstable = (carried if cfg.stability_carried else found) > cfg.max_spread
-            gv = gv & ~unstable
-            if cfg.visibility == "calibrated":
+            if calibrated:
                 if cfg.unstable_hides:
                     p = np.where(unstable, np.minimum(p, 0.25), p)
-                feats = position_features(feats, carried)
+                feats = position_features(feats, carried, flipped)
                 features[:, sel] = feats
                 vis[:, sel] = p >= float(cfg.visible_threshold)
                 # confidence: the probability that the point is visible AND where the track says
-                # (within 4 px at TAP-Vid's 256x256); a position that a sub-pixel query change
-                # moved by more than max_spread is not known that well
+                # (within 4 px at TAP-Vid's 256x256), from a model that also reads the stability
+                # runs' spread and flipped decisions; below 0.5 wherever a sub-pixel query change
+                # could move the position by a pixel (in_doubt)
                 c = np.minimum(position_probability(feats), p)
                 if cfg.stability_flips:
-                    # a flipped decision: below 0.5, but most such points are still within 4 px
-                    # (ray-cast: 0.61 of those capped at 0.25 were), so not as low as a position
-                    # that a sub-pixel change moved
                     c = np.where(flipped, np.minimum(c, 0.45), c)
                 c = np.where(gs == LOST, np.minimum(c, float(cfg.carried_cap)), c)
-                conf[:, sel] = np.where((carried > cfg.max_spread) | unstable, np.minimum(c, 0.25), c)
+                doubt = in_doubt(gs == LOST, carried, found, cfg.max_spread)
+                conf[:, sel] = np.where(doubt | unstable, np.minimum(c, float(cfg.doubt_cap)), c)
+                evidence["p"][:, sel], evidence["flipped"][:, sel] = p, flipped
+                evidence["carried"][:, sel], evidence["unstable"][:, sel] = carried, unstable
             else:
-                vis[:, sel] = gv
+                vis[:, sel] = gv & ~unstable
                 conf[:, sel] = gc
             done += max(T - 1, 1)
             progress("track", done, total)
         self.last_visibility_features = features  # for benchmarks/tracking.py --calibrate
+        self.last_evidence = evidence
         # the query itself is exact and visible
         xy[qframe, np.arange(N)] = qxy
         vis[qframe, np.arange(N)] = True

@@ -276,19 +276,21 @@ def _within(case: dict[str, Any], xy: np.ndarray, idx: np.ndarray, px: float = 4
     return np.linalg.norm((np.asarray(xy, np.float64) - case["gt_xy"][:, idx]) * s, axis=-1) < px
 
 
-def fit_logistic(F: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Maximum-likelihood logistic weights (a small L2 penalty, not on the bias)."""
+def fit_logistic(F: np.ndarray, y: np.ndarray, l2: float = 1e-3, weight: np.ndarray | None = None) -> np.ndarray:
+    """Maximum-likelihood logistic weights (a small L2 penalty, not on the bias); ``weight``: per
+    sample (normalised to sum 1; default equal)."""
     from scipy.optimize import minimize
 
     y = y.astype(np.float64)
     reg = np.full(F.shape[1], l2)
     reg[0] = 0.0
+    wt = np.full(len(y), 1.0 / len(y)) if weight is None else np.asarray(weight, np.float64) / np.sum(weight)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = F @ w
         ll = np.logaddexp(0.0, z) - y * z
         p = 1.0 / (1.0 + np.exp(-z))
-        return float(ll.mean() + 0.5 * (reg * w * w).sum()), F.T @ (p - y) / len(y) + reg * w
+        return float((wt * ll).sum() + 0.5 * (reg * w * w).sum()), F.T @ (wt * (p - y)) + reg * w
 
     return minimize(loss, np.zeros(F.shape[1]), jac=True, method="L-BFGS-B").x
 
@@ -318,34 +320,67 @@ def print_reliability(title: str, conf: np.ndarray, vis: np.ndarray, within: np.
           f"{float(np.var(within.astype(float))):.4f}); vs 'visible' {float(np.mean((conf - vis) ** 2)):.4f}")
 
 
-def calibrate(options: dict[str, Any], cache: str | None, modes: tuple[str, ...] = ("first", "strided")) -> np.ndarray:
-    """Fit the visibility and position models on the calibration clips (RAYCAST_CALIB, never
-    evaluated), then print their reliability on the evaluation clips."""
+def _collect_realblur(name: str, step: int, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_collect` on a realblur clip against its flow PSEUDO-truth (every ``step``-th frame)."""
+    from blur4d.adapters.tracking import BuiltinTracker, grid_points
+    from blur4d.types import Intervals, Video
+
+    full = real_clip(name, 0, 24, 640)
+    if full is None:
+        return None
+    sub = np.arange(0, full.num_frames, step)
+    qs = len(sub) // 2
+    q = grid_points(full.width, full.height, 24).astype(np.float64)
+    q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)
+    fxy, fvis = _flow_pseudo_truth(full, int(sub[qs]), q)
+    video = Video(full.frames[sub], Intervals.present(len(sub)), fps=240.0 / step)
+    tracker = BuiltinTracker(queries=np.c_[np.full(len(q), qs), q], visibility="calibrated", **options)
+    tracks = tracker(video)
+    gv = fvis[sub]
+    ev = np.broadcast_to(np.arange(len(sub))[:, None] != qs, gv.shape)
+    case = {"size": (video.width, video.height), "gt_xy": fxy[sub]}
+    within = gv & _within(case, tracks.xy, np.arange(len(q)))
+    return tracker.last_visibility_features[ev].astype(np.float64), gv[ev], within[ev]
+
+
+def calibrate(options: dict[str, Any], cache: str | None, modes: tuple[str, ...] = ("first",),
+              realblur_share: float = 0.2) -> np.ndarray:
+    """Fit the visibility and position models on the calibration clips (RAYCAST_CALIB and the
+    first realblur clip against its flow pseudo-truth, weighted ``realblur_share`` of the total;
+    never the evaluation clips), then print their reliability on the evaluation clips and on the
+    held-out realblur clip. The features do not use DIS flow (the pseudo-truth's method)."""
     from blur4d.adapters.track_visibility import (FEATURES, POSITION_FEATURES, position_probability,
                                                   visibility_probability)
 
-    Fs, ys, ws = [], [], []
+    parts = []
     for seed, blur in zip(RAYCAST_CALIB["seed"], RAYCAST_CALIB["blur"]):
         case = raycast_case(seed, blur, cache=cache)
         for mode in modes:
-            F, y, w = _collect(case, mode, options)
-            Fs.append(F)
-            ys.append(y)
-            ws.append(w)
-        print(f"calibration clip seed {seed} blur {blur}: {sum(len(y) for y in ys)} samples so far", flush=True)
-    F, y, wy = np.concatenate(Fs), np.concatenate(ys), np.concatenate(ws)
+            parts.append(("raycast", *_collect(case, mode, options)))
+        print(f"calibration clip seed {seed} blur {blur} done", flush=True)
+    for step in (3, 4):
+        got = _collect_realblur(REALBLUR_CLIPS[0][0], step, options)
+        if got is not None:
+            parts.append(("realblur", *got))
+    kind = np.concatenate([np.full(len(p[2]), p[0] == "realblur") for p in parts])
+    F = np.concatenate([p[1] for p in parts])
+    y = np.concatenate([p[2] for p in parts])
+    wy = np.concatenate([p[3] for p in parts])
+    share = realblur_share if kind.any() else 0.0
+    weight = np.where(kind, share / max(kind.sum(), 1), (1.0 - share) / max((~kind).sum(), 1))
     k = len(FEATURES)
-    w = fit_logistic(F[:, :k], y)
+    w = fit_logistic(F[:, :k], y, weight=weight)
     print("visibility model refit (COEF; not adopted unless pasted):")
     print("COEF = np.array([" + ", ".join(f"{v:.4f}" for v in w) + "])")
     print("  " + ", ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, w)))
-    wp = fit_logistic(F, wy)
+    wp = fit_logistic(F, wy, weight=weight)
     print("position model (COEF_POSITION): p(visible and within 4 px at 256x256)")
     print("COEF_POSITION = np.array([" + ", ".join(f"{v:.4f}" for v in wp) + "])")
     print("  " + ", ".join(f"{n}={v:.3f}" for n, v in zip(POSITION_FEATURES, wp)))
+    print(f"TRAIN_VISIBLE = {float((weight * y).sum() / weight.sum()):.4f}  (weighted visible share)")
     p = visibility_probability(F[:, :k], w)
-    print(f"calibration data: {len(y)} samples, {y.mean():.1%} visible, {wy.mean():.1%} within 4 px; accuracy at 0.5: "
-          f"{((p >= 0.5) == y).mean():.3f} (always visible: {y.mean():.3f})")
+    print(f"calibration data: {len(y)} samples ({int(kind.sum())} realblur, weight {share:.2f}), {y.mean():.1%} visible, "
+          f"{wy.mean():.1%} within 4 px; accuracy at 0.5: {((p >= 0.5) == y).mean():.3f} (always visible: {y.mean():.3f})")
     Fe, ye, we = [], [], []
     for name, spec in RAYCAST_EVAL.items():
         for seed in spec["seed"]:
@@ -353,16 +388,20 @@ def calibrate(options: dict[str, Any], cache: str | None, modes: tuple[str, ...]
             Fe.append(F2)
             ye.append(y2)
             we.append(w2)
-    F2, y2, w2 = np.concatenate(Fe), np.concatenate(ye), np.concatenate(we)
-    p2 = visibility_probability(F2[:, :k], w)
-    print(f"visibility model, reliability on the evaluation clips ({modes[-1]} queries, {len(y2)} samples):")
-    print(f"{'p bin':>8}{'mean p':>8}{'observed':>10}{'count':>9}")
-    for lo, mp, obs, n in reliability(p2, y2):
-        print(f"{lo:>8.1f}{mp:>8.3f}{obs:>10.3f}{n:>9}")
-    brier = float(np.mean((p2 - y2) ** 2))
-    print(f"Brier score {brier:.4f} (always-visible at the base rate: {float(np.mean((y2.mean() - y2) ** 2)):.4f})")
-    c2 = np.minimum(position_probability(F2, wp), visibility_probability(F2[:, :k]))
-    print_reliability(f"position model before the stability cap, evaluation clips ({modes[-1]})", c2, y2, w2)
+    held = [("ray-cast evaluation clips", np.concatenate(Fe), np.concatenate(ye), np.concatenate(we))]
+    for step in (3, 4):
+        got = _collect_realblur(REALBLUR_CLIPS[1][0], step, options)
+        if got is not None:
+            held.append((f"held-out realblur clip, step {step}", *got))
+    for title, F2, y2, w2 in held:
+        p2 = visibility_probability(F2[:, :k], w)
+        print(f"visibility model (before the clip's prior), {title} ({modes[-1]} queries, {len(y2)} samples):")
+        print(f"{'p bin':>8}{'mean p':>8}{'observed':>10}{'count':>9}")
+        for lo, mp, obs, n in reliability(p2, y2):
+            print(f"{lo:>8.1f}{mp:>8.3f}{obs:>10.3f}{n:>9}")
+        print(f"Brier score {float(np.mean((p2 - y2) ** 2)):.4f} (a constant at the base rate: {float(np.var(y2)):.4f})")
+        c2 = np.minimum(position_probability(F2, wp), visibility_probability(F2[:, :k], w))
+        print_reliability(f"position model before in_doubt, {title}", c2, y2, w2)
     return w
 
 
@@ -604,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raycast", action="store_true", help="only the ray-cast occluder clips")
     p.add_argument("--cache", default=None, help="folder to cache rendered ray-cast clips in")
     p.add_argument("--jitter", action="store_true", help="only the query-jitter stability on real videos")
-    p.add_argument("--calibrate", action="store_true", help="fit the visibility model (ray-cast calibration clips)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the visibility models (ray-cast calibration clips + realblur 165; use --modes first)")
+    p.add_argument("--realblur-share", type=float, default=0.2, help="--calibrate: weight of the realblur clip")
     p.add_argument("--real", action="store_true", help="only the real clips: jitter and flow-consistency visibility")
     p.add_argument("--realblur", action="store_true",
                    help="only realblur 240 fps: flow pseudo-truth at 240 fps, tracker on subsampled frames")
@@ -613,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     if options:
         print(f"options: {options}")
     if args.calibrate:
-        calibrate(options, args.cache, tuple(args.modes.split(",")))
+        calibrate(options, args.cache, tuple(args.modes.split(",")), args.realblur_share)
         return 0
     if args.jitter:
         jitter(options)
