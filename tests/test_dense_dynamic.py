@@ -13,30 +13,35 @@ from blur4d.synthetic import CameraPath, Scene, example_scene
 from blur4d.types import Intervals, Video
 
 
-def test_moving_regions_need_a_seed_and_beat_the_noise():
+def test_moving_regions_are_decided_by_their_median_not_one_pixel():
     from blur4d.adapters._dense import DenseOptions, _moving_regions
 
     rng = np.random.default_rng(0)
     h, w = 120, 160
     score = np.abs(rng.normal(0, 0.1, (h, w)))
-    score[10:40, 10:40] = 1.4  # a generator-artefact plateau just over 1 px: no seed
+    score[10:40, 10:40] = 1.4  # a generator-artefact plateau just over 1 px
     score[60:100, 80:140] = 6.0  # real off-epipolar motion
-    score[60:62, 10:12] = 9.0  # a seed too small to survive the 3x3 opening
+    score[60:62, 10:12] = 9.0  # a blob too small to survive the 3x3 opening
     usable = np.ones(h * w, bool)
-    mask, thr = _moving_regions(score, usable, DenseOptions())
-    assert thr == pytest.approx(1.0)
+    mask, thr, thr_region = _moving_regions(score, usable, DenseOptions())
+    assert thr == pytest.approx(1.0) and thr_region == pytest.approx(3.0)
     assert mask[60:100, 80:140].all()
     assert not mask[10:40, 10:40].any() and not mask[60:62, 10:12].any()
     assert mask.sum() == 40 * 60
-    # a plateau with its own seed inside is kept whole (hysteresis)
+    # a few strong pixels inside the plateau (the largest of many flow errors) used to seed the whole
+    # region as moving: the region's median, 1.4 px, decides now
     score[20:24, 20:24] = 4.0
-    mask, _ = _moving_regions(score, usable, DenseOptions())
+    mask, _, _ = _moving_regions(score, usable, DenseOptions())
+    assert not mask[10:40, 10:40].any()
+    # most of the region strong: kept whole, its weaker fringe included
+    score[12:38, 12:38] = 4.0
+    mask, _, _ = _moving_regions(score, usable, DenseOptions())
     assert mask[10:40, 10:40].all()
-    # noisy residuals everywhere raise the lower threshold above dynamic_px
+    # noisy residuals everywhere raise both thresholds
     noisy = np.abs(rng.normal(0, 1.0, (h, w)))
     noisy[60:100, 80:140] = 12.0
-    mask, thr = _moving_regions(noisy, usable, DenseOptions())
-    assert thr > 2.0
+    mask, thr, thr_region = _moving_regions(noisy, usable, DenseOptions())
+    assert thr > 2.0 and thr_region > 6.0
     assert mask[60:100, 80:140].all() and mask.mean() < 0.15
 
 
