@@ -538,6 +538,8 @@ def main() -> None:
             smoothing="none", coarse_tiles_per_frame=0),
         "f13c: the crops detector with both tile sweeps in plain round robin (sweep_changes=False)":
             lambda: F.FaceMeshTracker(smoothing="none", sweep_changes=False),
+        "f13d: changed regions first by plain |difference| (shift_tolerant_change=False)":
+            lambda: F.FaceMeshTracker(smoothing="none", shift_tolerant_change=False),
         "after: full+short-range detectors, tile sweeps to changed regions first, mesh on upscaled crops, rejection":
             lambda: F.FaceMeshTracker(smoothing="none"),
     }

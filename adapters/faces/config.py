@@ -45,6 +45,11 @@ class FaceMeshConfig:
     by ``min_change`` and on the frame after a changed window (every tile is still swept in turn,
     at half the rate, in a video that changes everywhere). Faces already tracked do not count
     as change."""
+    shift_tolerant_change: bool = True
+    """``crops`` detector, ``sweep_changes``: count as change only what a shift of up to one cell of
+    the change map (8 px) does not explain (each cell against the range of its 3x3 neighbourhood
+    when last looked at): a hand-held camera's shake changes a textured background everywhere and
+    would otherwise take the changed-region look away from a small face appearing."""
     min_change: float = 6.0
     """``crops`` detector: smallest change (mean absolute grey level, 0-255, over half a tile)
     that takes a sweep's tile to the changed region."""

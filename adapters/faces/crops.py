@@ -61,6 +61,15 @@ def _thumbnail(frame: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
+def _unexplained_change(now: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """|now - seen| less what a shift of up to one cell explains: how far each cell of ``now`` lies
+    outside the range of ``seen`` over the cell's 3x3 neighbourhood (0 inside it)."""
+    import cv2
+
+    k = np.ones((3, 3), np.uint8)
+    return np.maximum(np.maximum(now - cv2.dilate(seen, k), cv2.erode(seen, k) - now), 0.0)
+
+
 def _changed_window(change: np.ndarray, W: int, H: int, side: int, min_change: float) -> tuple[int, int] | None:
     """(x0, y0) of the ``side`` px square window centred where ``change`` (a thumbnail of |grey
     now - grey when last looked at|) is largest, averaged over half a window; None when that
@@ -123,7 +132,7 @@ class CropFaceDetector:
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
                  widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = True,
-                 min_change: float = 6.0) -> None:
+                 min_change: float = 6.0, shift_tolerant_change: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -157,6 +166,9 @@ class CropFaceDetector:
         # changed window (so a video changing everywhere still has every tile swept in turn)
         self.sweep_changes = bool(sweep_changes)
         self.min_change = float(min_change)
+        # change not explained by the content moving up to one thumbnail cell (THUMB px): a hand-held
+        # camera's shake shifts a textured background everywhere, a face appearing is new content
+        self.shift_tolerant_change = bool(shift_tolerant_change)
         self._seen: dict[int, np.ndarray] = {}  # sweep tile side -> thumbnail of what it last looked at
         self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
@@ -270,7 +282,8 @@ class CropFaceDetector:
         if thumb is None or first or side not in self._seen or side in self._went_to_change:
             self._went_to_change.discard(side)  # the round robin keeps at least every other frame
             return []
-        change = np.abs(thumb - self._seen[side])
+        change = _unexplained_change(thumb, self._seen[side]) if self.shift_tolerant_change else \
+            np.abs(thumb - self._seen[side])
         th, tw = change.shape
         for b in self.previous:  # the boxes of tracked faces, 1.5 times as large
             c, h = (b[:2] + b[2:]) / 2, 0.75 * (b[2:] - b[:2])
