@@ -1,12 +1,15 @@
 """Progress reporting through an injectable callback ``progress(stage, done, total)``.
 
 Stages call it; they never print. The CLI connects it to rich, notebooks to ``tqdm.auto``,
-tests to a recorder.
+tests to a recorder. Stages run on several threads at once (the check and the faces beside the
+cameras), so the displays below take a lock: two threads starting the display together made two
+rich displays, and a task id of one was looked up in the other (``KeyError: 0``).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable, Protocol
 
 
@@ -37,19 +40,21 @@ class TqdmProgress:
     def __init__(self, **tqdm_kwargs: Any) -> None:
         self._bars: dict[str, Any] = {}
         self._kw = tqdm_kwargs
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from tqdm.auto import tqdm
 
-        bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, leave=False, **self._kw)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-            del self._bars[stage]
+        with self._lock:
+            bar = self._bars.get(stage)
+            if bar is None:
+                bar = self._bars[stage] = tqdm(total=total, desc=stage, leave=False, **self._kw)
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+            if done >= total:
+                bar.close()
+                del self._bars[stage]
 
 
 class RichProgress:
@@ -59,6 +64,7 @@ class RichProgress:
         self.enabled = enabled
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def __enter__(self) -> "RichProgress":
         return self
@@ -72,19 +78,21 @@ class RichProgress:
         self._progress.__enter__()
 
     def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-            self._progress = None
+        with self._lock:
+            if self._progress is not None:
+                self._progress.__exit__(*exc)
+                self._progress = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if self._progress is None:
-            self._start()
-        task = self._tasks.get(stage)
-        if task is None:
-            task = self._tasks[stage] = self._progress.add_task(stage, total=total)
-        self._progress.update(task, completed=done, total=total)
+        with self._lock:
+            if self._progress is None:
+                self._start()
+            task = self._tasks.get(stage)
+            if task is None:
+                task = self._tasks[stage] = self._progress.add_task(stage, total=total)
+            self._progress.update(task, completed=done, total=total)
 
 
 def iterate(items: Any, stage: str, progress: Progress, total: int | None = None) -> Any:

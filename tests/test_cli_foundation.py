@@ -142,3 +142,43 @@ def test_overwrite_never_replaces_the_input(tmp_path):
     code, _, stderr = run_cli("synth", str(frames), "--out", str(frames), "--overwrite")
     assert code == 1 and "is the input" in stderr, stderr
     assert len(list(frames.iterdir())) == 3
+
+
+def test_progress_displays_start_once_when_stages_report_from_several_threads(monkeypatch):
+    # the check and the faces report from worker threads beside the cameras: two threads starting
+    # the rich display together made two displays, and one's task id was looked up in the other
+    # (batch items failed with "KeyError: 0")
+    import threading
+    import time
+
+    from blur4d.progress import RichProgress
+
+    started = []
+    original = RichProgress._start
+
+    def slow_start(self):
+        started.append(1)
+        time.sleep(0.05)  # widen the window in which a second thread sees no display yet
+        original(self)
+
+    monkeypatch.setattr(RichProgress, "_start", slow_start)
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def report(stage):
+        barrier.wait()
+        try:
+            for i in range(4):
+                bar(stage, i, 3)
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            errors.append(err)
+
+    with RichProgress() as bar:
+        threads = [threading.Thread(target=report, args=(f"stage{k}",)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        tasks = {t.description: t.completed for t in bar._progress.tasks}
+    assert errors == [] and len(started) == 1
+    assert tasks == {f"stage{k}": 3 for k in range(6)}
