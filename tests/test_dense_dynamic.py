@@ -97,10 +97,12 @@ def test_seed_threshold_option_is_checked_and_passed_on(generated_static):
 
     with pytest.raises(InputError, match="dense_dynamic_seed_px"):
         ColmapCameras(dense_dynamic_seed_px=0.0)
-    # with the seed at the lower threshold the decision is the plain 1 px one again: the
-    # generated static clip's artefacts come back (this is what the seed removes)
-    res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.0)(generated_static, seed=0)
-    assert sum(len(d) for d in res.dynamic) > 0
+    # passed on to the dense stage: its region threshold is the option (default 3 px). (This test
+    # asked for moving points at 1 px on the generated clip; since the classical generator's
+    # deconv_confidence default (main 2544539) that clip has no region above 1 px at all, so it
+    # failed before the photometric check; the check's own tests use ray-cast clips below.)
+    res = ColmapCameras(dense_long_side=480, dense_dynamic_seed_px=1.5)(generated_static, seed=0)
+    assert res.info["dense"]["dynamic_region_threshold_px"] == pytest.approx(1.5)
 
 
 def test_render_depth_keeps_the_nearest_point_per_pixel():
