@@ -86,12 +86,15 @@ class DenseOptions:
     photometric_check: bool = True
     """Drop candidate moving regions that a static surface explains photometrically (see
     :func:`_static_explained`)."""
-    photo_ratio: float = 3.0
+    photo_ratio: float = 2.5
     """A candidate region is static when its best static photometric error is at most this many times
     its error along the flow that made it a candidate (or ``photo_floor``)."""
     photo_floor: float = 1.5
     """Grey levels (5x5 mean absolute difference) below which a static explanation always fits:
     the sensor noise of two frames."""
+    trim_ratio: float = 1.0
+    """A moving region's pixels whose static error is at most this many times their flow error (or
+    ``photo_floor``), connected to the region's outside through such pixels, are peeled off it."""
     noise_px: float = 0.0
     """Measured correspondence noise (px at long_side; the camera solve's reprojection noise): the
     floor of each pixel's residual in its depth uncertainty (a flow that fits the epipolar line
@@ -300,7 +303,8 @@ def _static_explained(mask: np.ndarray, gray: np.ndarray, ref: int, others: list
     flow error (aliased texture, a high-contrast edge, an occlusion), not independent motion: the
     static scene fits the frames as well as the motion does. Real motion leaves every static depth by
     its displacement while the flow follows it (ray-cast moving box: 20-25 grey levels against 2).
-    Regions without static surroundings are kept. Returns (kept mask, per-region stats)."""
+    A moving region's fringe is peeled the same way pixel by pixel (``trim_ratio``), from its outside
+    in. Regions without static surroundings are kept. Returns (kept mask, per-region stats)."""
     import cv2
 
     h, w = mask.shape
@@ -372,8 +376,21 @@ def _static_explained(mask: np.ndarray, gray: np.ndarray, ref: int, others: list
         if e_static <= options.photo_ratio * max(e_flow if np.isfinite(e_flow) else 0.0, options.photo_floor):
             keep[y0:y1, x0:x1][region] = False
             entry["decision"] = "static"
-        else:
-            entry["decision"] = "moving"
+            continue
+        entry["decision"] = "moving"
+        # its fringe: DIS smooths the motion into the static pixels around it (the ray-cast box's
+        # regions run 5-10 % over its edge). Pixels the static scene explains at least as well as the
+        # flow, connected to the region's outside through such pixels, are peeled off; static-looking
+        # pixels inside (textureless parts of the moving object) stay
+        fits = region & np.isfinite(e_static_px) & (
+            e_static_px <= options.trim_ratio * np.maximum(np.nan_to_num(e_flow_px, nan=0.0), options.photo_floor))
+        if fits.any():
+            _, lab = cv2.connectedComponents(fits.astype(np.uint8), connectivity=8)
+            edge = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & fits
+            ids = np.unique(lab[edge])
+            peel = np.isin(lab, ids[ids > 0])
+            keep[y0:y1, x0:x1][peel] = False
+            entry["peeled"] = int(peel.sum())
     return keep, stats
 
 
