@@ -95,6 +95,9 @@ class DenseOptions:
     trim_ratio: float = 1.0
     """A moving region's pixels whose static error is at most this many times their flow error (or
     ``photo_floor``), connected to the region's outside through such pixels, are peeled off it."""
+    trim_texture: float = 3.0
+    """Only pixels with this much texture (5x5 mean absolute deviation, grey levels) are peeled: on flat
+    ones (a white shirt) any explanation fits, which says nothing against their motion."""
     noise_px: float = 0.0
     """Measured correspondence noise (px at long_side; the camera solve's reprojection noise): the
     floor of each pixel's residual in its depth uncertainty (a flow that fits the epipolar line
@@ -382,7 +385,9 @@ def _static_explained(mask: np.ndarray, gray: np.ndarray, ref: int, others: list
         # regions run 5-10 % over its edge). Pixels the static scene explains at least as well as the
         # flow, connected to the region's outside through such pixels, are peeled off; static-looking
         # pixels inside (textureless parts of the moving object) stay
-        fits = region & np.isfinite(e_static_px) & (
+        mean = cv2.blur(ref_crop, (2 * radius + 1, 2 * radius + 1))
+        texture = cv2.blur(np.abs(ref_crop - mean), (2 * radius + 1, 2 * radius + 1))
+        fits = region & np.isfinite(e_static_px) & (texture >= options.trim_texture) & (
             e_static_px <= options.trim_ratio * np.maximum(np.nan_to_num(e_flow_px, nan=0.0), options.photo_floor))
         if fits.any():
             _, lab = cv2.connectedComponents(fits.astype(np.uint8), connectivity=8)
