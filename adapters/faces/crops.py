@@ -210,6 +210,7 @@ class CropFaceDetector:
         self._drift = np.zeros(2)  # camera shift (cells) not yet applied to the thumbnails
         self._hann: np.ndarray | None = None
         self._moved = False  # the thumbnails moved with the camera on this frame
+        self._last_entering: list = []  # this frame's looks at what a pan brought in
         self._entered: dict[int, np.ndarray] = {}  # sweep side -> cells a pan brought in, not looked at yet
         self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
@@ -288,16 +289,19 @@ class CropFaceDetector:
         thumb = _thumbnail(frame) if self.sweep_changes and (self.tiles or self.coarse) else None
         if thumb is not None and self.follow_camera:
             self._follow(thumb)
+        self._last_entering = []
         if self.tiles:  # the changed window takes the place of one tile of the round robin
             entering, changed = self._changed(thumb, self.tiles[0][2], first)
             picked, self._next_tile = _round_robin(self.tiles, self._next_tile, self.tiles_per_frame - len(changed),
                                                    first)
             sweep += entering + changed + picked
+            self._last_entering += entering
         if self.coarse:
             entering, changed = self._changed(thumb, self.coarse[0][2], first)
             picked, self._next_coarse = _round_robin(self.coarse, self._next_coarse,
                                                      self.coarse_per_frame - len(changed), first)
             sweep += entering + changed + picked
+            self._last_entering += entering
         if thumb is not None:
             self._look(thumb, sweep)
         if sweep:
