@@ -193,8 +193,9 @@ def run(methods: dict, clips: list, label: str) -> None:
     faces = [c for c in clips if c.kind == "face"]
     print(f"\n## {label}: {len(faces)} faces sliding in from a border ({len(clips) - len(faces)} distractors), "
           f"{sum(len(c.frames) for c in clips)} frames")
-    print(f"  {'method':8s} {'all':>5s} {'part.':>5s} {'whole':>5s} {'<30px':>5s} {'30-60':>5s} {'60-120':>6s} {'120+':>5s}  "
-          f"{'first find vs whole: median':>27s} {'max':>4s} {'never':>5s} {'false/100fr':>11s} {'CPU s/fr':>8s}")
+    print(f"  {'method':8s} {'all':>5s} {'part.':>5s} {'whole':>5s} {'<30px':>5s} {'30-60':>5s} {'60-120':>6s} "
+          f"{'120+':>5s}  {'first find vs whole: median':>27s} {'max':>4s} {'never':>5s} {'false/100fr':>11s} "
+          f"{'CPU s/fr':>8s}")
     for name, make in methods.items():
         rows, c0, nf = [], time.process_time(), 0
         for c in clips:
@@ -219,8 +220,9 @@ def run(methods: dict, clips: list, label: str) -> None:
             else:
                 firsts.append(r["first"] - r["whole_at"])
         f = {k: f"{np.mean(v):.2f}" if v else "-" for k, v in cat.items()}
-        print(f"  {name.split(':')[0]:8s} {f.get('all', '-'):>5s} {f.get('partial', '-'):>5s} {f.get('whole', '-'):>5s} "
-              f"{f.get('0-30', '-'):>5s} {f.get('30-60', '-'):>5s} {f.get('60-120', '-'):>6s} {f.get('>120', '-'):>5s}  "
+        print(f"  {name.split(':')[0]:8s} {f.get('all', '-'):>5s} {f.get('partial', '-'):>5s} "
+              f"{f.get('whole', '-'):>5s} {f.get('0-30', '-'):>5s} {f.get('30-60', '-'):>5s} "
+              f"{f.get('60-120', '-'):>6s} {f.get('>120', '-'):>5s}  "
               f"{(np.median(firsts) if firsts else float('nan')):27.0f} {max(firsts, default=0):4d} {never:5d} "
               f"{100 * false / nf:11.1f} {cpu:8.3f}")
         slow = [f"{c.name} ({r['first'] - r['whole_at'] if r['first'] is not None else 'never'})"

@@ -11,8 +11,12 @@ Per frame t:
    detector's 192 px input; with 1 tile per frame a 1280x720 frame (45 tiles) is swept every 45
    frames; with ``sweep_changes`` each sweep's tile goes instead, on every other frame at most,
    to the window centred where the frame changed most since that sweep last looked there, faces
-   being tracked excepted), the whole-frame detectors every ``tile_period`` frames and on the frame after a
-   tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
+   being tracked excepted; with ``follow_camera`` what a sweep last looked at moves with the
+   camera's pan (phase correlation of consecutive thumbnails), and the strip a pan brings in over
+   a border gets one more tile of each sweep on every frame, centred where that strip differs
+   most from the border it came in over, until looked at with the camera still: a face entering
+   with a pan is looked at when it is whole), the whole-frame detectors every ``tile_period``
+   frames and on the frame after a tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
    (pixel centres at integer coordinates on both sides: full = crop / k + origin) and Face Mesh
