@@ -540,6 +540,8 @@ def main() -> None:
             lambda: F.FaceMeshTracker(smoothing="none", sweep_changes=False),
         "f13d: changed regions first by plain |difference| (shift_tolerant_change=False)":
             lambda: F.FaceMeshTracker(smoothing="none", shift_tolerant_change=False),
+        "f13e: changed regions first, change not explained by a one-cell shift (follow_camera=False)":
+            lambda: F.FaceMeshTracker(smoothing="none", follow_camera=False),
         "after: full+short-range detectors, tile sweeps to changed regions first, mesh on upscaled crops, rejection":
             lambda: F.FaceMeshTracker(smoothing="none"),
     }

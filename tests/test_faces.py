@@ -633,3 +633,70 @@ def test_a_small_face_appearing_is_looked_for_where_the_frame_changed(mp):
         found[changes] = [_box_iou(np.r_[f[:468, :2].min(0), f[:468, :2].max(0)], truth) for f in faces]
     assert len(found[True]) == 1 and found[True][0] > 0.5
     assert found[False] == []
+
+
+def test_change_map_follows_the_camera_and_marks_what_a_pan_brings_in():
+    """The camera's pan between two thumbnails (phase correlation, content moving left is dx < 0),
+    the thumbnail moved with it (the cells it uncovers repeat the border they came in over), and
+    the window on the uncovered strip alone centred among those cells where they changed."""
+    import cv2
+
+    from blur4d.adapters.faces.crops import _camera_shift, _changed_window, _shifted, _thumbnail
+
+    rng = np.random.default_rng(1)
+    pano = cv2.resize(rng.integers(40, 220, (60, 120, 3)).astype(np.uint8), (1600, 800), interpolation=cv2.INTER_CUBIC)
+    a, b = _thumbnail(pano[40:760, 0:1280]), _thumbnail(pano[40:760, 40:1320])  # the camera turned 40 px right
+    d = _camera_shift(a, b)
+    assert abs(d[0] + 5.0) < 0.3 and abs(d[1]) < 0.3
+    moved = _shifted(a, -5, 0)
+    assert np.abs(moved[:, :-5] - b[:, :-5]).mean() < 1.0 < np.abs(a - b).mean() / 4  # the pan explained
+    assert np.array_equal(moved[:, -5:], np.repeat(a[:, -1:], 5, axis=1))  # uncovered: the border repeated
+    assert not _camera_shift(a, rng.uniform(0, 255, a.shape).astype(np.float32)).any()  # no one shift: none
+    change = np.zeros_like(b)
+    change[40:43, 155:160] = 80.0  # something came in over the right border, in the uncovered strip
+    change[10:30, 20:60] = 120.0  # a larger change elsewhere, not in the strip
+    only = np.zeros(b.shape, bool)
+    only[:, -5:] = True
+    x0, y0 = _changed_window(change, 1280, 720, 192, 6.0, only=only)
+    assert x0 == 1280 - 192 and abs(y0 + 96 - 41.5 * 8) <= 16
+    assert _changed_window(change, 1280, 720, 192, 6.0)[0] < 640  # without the strip: the larger change
+
+
+def test_a_small_face_entering_with_a_pan_is_found_when_it_is_whole(mp):
+    """The camera pans right over a textured wall with black and white bars (40 px a frame at
+    1280x720) and a 40 px face comes in over the right border: the strip the pan brings in gets a
+    look on every frame, so the face is found on the frame it is whole. Without following the
+    camera the pan changes the whole frame, most at the bars, where the changed-region look goes
+    (the face waits for its turn in the round robin)."""
+    import cv2
+    from skimage import data
+
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    rng = np.random.default_rng(2)
+    pano = cv2.resize(rng.integers(0, 256, (72, 176, 3)).astype(np.uint8), (1760, 720), interpolation=cv2.INTER_LINEAR)
+    pano[100:650, 100:900] = np.where((np.arange(800) // 24) % 2 == 0, 0, 255)[None, :, None]  # black/white bars
+    k = 40.0 / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
+    small = cv2.resize(data.astronaut(), None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    fx, fy = 1300, 300  # the face's texture corner in the panorama
+    pano[fy:fy + small.shape[0], fx:fx + small.shape[1]] = small
+    face = (ASTRONAUT_FACE + 0.5) * k - 0.5 + [fx, fy, fx, fy]
+    offsets = [0, 40, 80, 120, 160, 200, 240, 240, 240]
+    whole = next(t for t, o in enumerate(offsets) if face[2] - o < 1279)
+    found = {}
+    for follow in (True, False):
+        det = CropFaceDetector(mp, 1280, 720, tile_period=1000, follow_camera=follow)
+        try:
+            hits, strips = [], []
+            for t, o in enumerate(offsets):
+                faces = det(np.ascontiguousarray(pano[:, o:o + 1280]))
+                truth = face - [o, 0, o, 0]
+                hits.append(any(_box_iou(np.r_[f[:468, :2].min(0), f[:468, :2].max(0)], truth) > 0.5 for f in faces))
+                strips.append({w[0] for w in det._last_entering})
+        finally:
+            det.close()
+        found[follow] = hits
+        if follow:
+            assert all(s == {1280 - 192, 1280 - 384} for s in strips[1:7])  # the entering strip is looked at
+    assert all(found[True][whole:])
+    assert not any(found[False][:whole + 3])

@@ -139,6 +139,7 @@ class FaceMeshTracker(_FaceTrackerBase):
                                    coarse_tiles_per_frame=int(cfg.coarse_tiles_per_frame),
                                    sweep_changes=bool(cfg.sweep_changes), min_change=float(cfg.min_change),
                                    shift_tolerant_change=bool(cfg.shift_tolerant_change),
+                                   follow_camera=bool(cfg.follow_camera),
                                    max_reprojection=float(cfg.max_reprojection),
                                    model=self._default_face_model().mesh, track=not cfg.static_image_mode)
             try:

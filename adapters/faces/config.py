@@ -50,6 +50,13 @@ class FaceMeshConfig:
     the change map (8 px) does not explain (each cell against the range of its 3x3 neighbourhood
     when last looked at): a hand-held camera's shake changes a textured background everywhere and
     would otherwise take the changed-region look away from a small face appearing."""
+    follow_camera: bool = True
+    """``crops`` detector, ``sweep_changes``: what each sweep last looked at moves with the camera
+    (the pan or tilt between consecutive frames, by phase correlation of the change map's
+    thumbnails), so a panning camera does not change the whole frame: the change is the content
+    the pan brings in over a border (where it differs from that border) or what moves in the
+    scene. Without it, a pan makes every region "changed" and a small face entering at the border
+    waits its turn."""
     min_change: float = 6.0
     """``crops`` detector: smallest change (mean absolute grey level, 0-255, over half a tile)
     that takes a sweep's tile to the changed region."""

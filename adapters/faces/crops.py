@@ -11,8 +11,12 @@ Per frame t:
    detector's 192 px input; with 1 tile per frame a 1280x720 frame (45 tiles) is swept every 45
    frames; with ``sweep_changes`` each sweep's tile goes instead, on every other frame at most,
    to the window centred where the frame changed most since that sweep last looked there, faces
-   being tracked excepted), the whole-frame detectors every ``tile_period`` frames and on the frame after a
-   tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
+   being tracked excepted; with ``follow_camera`` what a sweep last looked at moves with the
+   camera's pan (phase correlation of consecutive thumbnails), and the strip a pan brings in over
+   a border gets one more tile of each sweep on every frame, centred where that strip differs
+   most from the border it came in over, until looked at with the camera still: a face entering
+   with a pan is looked at when it is whole), the whole-frame detectors every ``tile_period``
+   frames and on the frame after a tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
    (pixel centres at integer coordinates on both sides: full = crop / k + origin) and Face Mesh
@@ -70,16 +74,49 @@ def _unexplained_change(now: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(now - cv2.dilate(seen, k), cv2.erode(seen, k) - now), 0.0)
 
 
-def _changed_window(change: np.ndarray, W: int, H: int, side: int, min_change: float) -> tuple[int, int] | None:
+def _camera_shift(before: np.ndarray, now: np.ndarray, window: np.ndarray | None = None) -> np.ndarray:
+    """(dx, dy) thumbnail cells by which the content of ``before`` moved to reach ``now`` (phase
+    correlation: the camera's pan or tilt, the dominant translation); (0, 0) when the correlation
+    peak is weak (response < 0.1: no one translation explains the change) or the shift exceeds a
+    quarter of the thumbnail."""
+    import cv2
+
+    if window is None:
+        window = cv2.createHanningWindow((now.shape[1], now.shape[0]), cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(before, now, window)
+    th, tw = now.shape
+    if not (response >= 0.1 and abs(dx) <= tw / 4 and abs(dy) <= th / 4):
+        return np.zeros(2)
+    return np.array([dx, dy])
+
+
+def _shifted(seen: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``seen`` moved by whole cells (dx, dy); the cells a pan uncovers repeat the border they come
+    in over (so content entering there counts as change where it differs from that border)."""
+    import cv2
+
+    th, tw = seen.shape
+    M = np.array([[1.0, 0.0, float(dx)], [0.0, 1.0, float(dy)]])
+    return cv2.warpAffine(seen, M, (tw, th), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _changed_window(change: np.ndarray, W: int, H: int, side: int, min_change: float,
+                    only: np.ndarray | None = None) -> tuple[int, int] | None:
     """(x0, y0) of the ``side`` px square window centred where ``change`` (a thumbnail of |grey
     now - grey when last looked at|) is largest, averaged over half a window; None when that
-    average is below ``min_change`` grey levels."""
+    average is below ``min_change`` grey levels. ``only`` (a boolean thumbnail): the average is
+    over those cells alone (a strip a pan brought in), the window centred among them."""
     import cv2
 
     th, tw = change.shape
     sx, sy = W / tw, H / th
     k = max(1, int(round(side / 2 / sx)))
-    m = cv2.blur(change, (k, k))
+    if only is not None:
+        change = np.where(only, change, 0.0).astype(np.float32)
+        n = cv2.blur(only.astype(np.float32), (k, k))
+        m = np.where(n > 0, cv2.blur(change, (k, k)) / np.maximum(n, 1e-6), 0.0)
+    else:
+        m = cv2.blur(change, (k, k))
     i = int(np.argmax(m))
     if not float(m.flat[i]) >= min_change:
         return None
@@ -132,7 +169,7 @@ class CropFaceDetector:
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
                  widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = True,
-                 min_change: float = 6.0, shift_tolerant_change: bool = True) -> None:
+                 min_change: float = 6.0, shift_tolerant_change: bool = True, follow_camera: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -170,6 +207,15 @@ class CropFaceDetector:
         # camera's shake shifts a textured background everywhere, a face appearing is new content
         self.shift_tolerant_change = bool(shift_tolerant_change)
         self._seen: dict[int, np.ndarray] = {}  # sweep tile side -> thumbnail of what it last looked at
+        # ... moved with the camera (its pan between consecutive thumbnails, by phase correlation), so
+        # a pan is not change everywhere: what it brings in at a border is (where it differs)
+        self.follow_camera = bool(follow_camera)
+        self._before: np.ndarray | None = None  # the previous frame's thumbnail
+        self._drift = np.zeros(2)  # camera shift (cells) not yet applied to the thumbnails
+        self._hann: np.ndarray | None = None
+        self._moved = False  # the thumbnails moved with the camera on this frame
+        self._last_entering: list = []  # this frame's looks at what a pan brought in
+        self._entered: dict[int, np.ndarray] = {}  # sweep side -> cells a pan brought in, not looked at yet
         self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
@@ -245,16 +291,21 @@ class CropFaceDetector:
             found += self._around(frame, box)
         sweep = []
         thumb = _thumbnail(frame) if self.sweep_changes and (self.tiles or self.coarse) else None
+        if thumb is not None and self.follow_camera:
+            self._follow(thumb)
+        self._last_entering = []
         if self.tiles:  # the changed window takes the place of one tile of the round robin
-            changed = self._changed(thumb, self.tiles[0][2], first)
+            entering, changed = self._changed(thumb, self.tiles[0][2], first)
             picked, self._next_tile = _round_robin(self.tiles, self._next_tile, self.tiles_per_frame - len(changed),
                                                    first)
-            sweep += changed + picked
+            sweep += entering + changed + picked
+            self._last_entering += entering
         if self.coarse:
-            changed = self._changed(thumb, self.coarse[0][2], first)
+            entering, changed = self._changed(thumb, self.coarse[0][2], first)
             picked, self._next_coarse = _round_robin(self.coarse, self._next_coarse,
                                                      self.coarse_per_frame - len(changed), first)
-            sweep += changed + picked
+            sweep += entering + changed + picked
+            self._last_entering += entering
         if thumb is not None:
             self._look(thumb, sweep)
         if sweep:
@@ -275,13 +326,15 @@ class CropFaceDetector:
         self.last_scores = np.asarray(scores)[keep]
         return b[keep], np.where(keep < len(self.previous), keep, -1)
 
-    def _changed(self, thumb: np.ndarray | None, side: int, first: bool) -> list:
-        """[the ``side`` px window where the frame changed most since that sweep looked there], or
-        [] (sweep off, first frame, or no change of ``min_change`` grey levels). Faces tracked
-        from the previous frame do not count as change."""
-        if thumb is None or first or side not in self._seen or side in self._went_to_change:
-            self._went_to_change.discard(side)  # the round robin keeps at least every other frame
-            return []
+    def _changed(self, thumb: np.ndarray | None, side: int, first: bool) -> tuple[list, list]:
+        """([the ``side`` px window on the strip a pan brought in, where it changed most], [the
+        window where the frame changed most since that sweep looked there]); each [] when there is
+        none (sweep off, first frame, no change of ``min_change`` grey levels; the second also on
+        the frame after it was taken). Faces tracked from the previous frame do not count as change.
+        The entering strip is looked at on every frame (an extra tile) until looked at once."""
+        if thumb is None or first or side not in self._seen:
+            self._went_to_change.discard(side)
+            return [], []
         change = _unexplained_change(thumb, self._seen[side]) if self.shift_tolerant_change else \
             np.abs(thumb - self._seen[side])
         th, tw = change.shape
@@ -290,11 +343,44 @@ class CropFaceDetector:
             x0, y0 = np.floor((c - h + 0.5) * [tw / self.W, th / self.H]).astype(int)
             x1, y1 = np.ceil((c + h + 0.5) * [tw / self.W, th / self.H]).astype(int)
             change[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
+        entering = []
+        if side in self._entered and self._entered[side].any():
+            at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side])
+            if at is None:  # nothing there differs from the border it came in over
+                self._entered[side][:] = False
+            else:
+                entering.append((at[0], at[1], side, 1.0))
+        if side in self._went_to_change:
+            self._went_to_change.discard(side)  # the round robin keeps at least every other frame
+            return entering, []
         at = _changed_window(change, self.W, self.H, side, self.min_change)
         if at is None:
-            return []
+            return entering, []
         self._went_to_change.add(side)
-        return [(at[0], at[1], side, 1.0)]
+        return entering, [(at[0], at[1], side, 1.0)]
+
+    def _follow(self, thumb: np.ndarray) -> None:
+        """The sweeps' thumbnails move with the camera since the previous frame (whole cells; the
+        remainder is carried to the next frame)."""
+        import cv2
+
+        self._moved = False
+        if self._before is not None and self._before.shape == thumb.shape and self._seen:
+            if self._hann is None:
+                self._hann = cv2.createHanningWindow((thumb.shape[1], thumb.shape[0]), cv2.CV_32F)
+            self._drift += _camera_shift(self._before, thumb, self._hann)
+            n = np.round(self._drift).astype(int)
+            if n.any():
+                for side in self._seen:
+                    self._seen[side] = _shifted(self._seen[side], int(n[0]), int(n[1]))
+                    entered = self._entered.get(side, np.zeros(thumb.shape, bool)).astype(np.uint8)
+                    self._entered[side] = cv2.warpAffine(
+                        entered, np.array([[1.0, 0.0, float(n[0])], [0.0, 1.0, float(n[1])]]),
+                        (thumb.shape[1], thumb.shape[0]), flags=cv2.INTER_NEAREST,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
+                self._drift -= n
+                self._moved = True
+        self._before = thumb
 
     def _look(self, thumb: np.ndarray, sweep: list) -> None:
         """Each sweep's thumbnail takes the current content where it looked this frame."""
@@ -307,6 +393,8 @@ class CropFaceDetector:
                 a0, a1 = int(round(x0 / st * tw / self.W)), int(round((x0 + s) / st * tw / self.W))
                 b0, b1 = int(round(y0 * th / self.H)), int(round((y0 + s) * th / self.H))
                 seen[b0:b1, a0:a1] = thumb[b0:b1, a0:a1]
+                if side in self._entered and not self._moved:  # while the camera moves, what
+                    self._entered[side][b0:b1, a0:a1] = False  # came in may be cut by the border
 
     # -- mesh on an upscaled crop ---------------------------------------------------------------
     def mesh_at(self, frame: np.ndarray, box: np.ndarray, graph: Any = None,
