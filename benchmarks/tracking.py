@@ -151,6 +151,43 @@ def speed_real(options: dict[str, Any], repeats: int = 3, grid: int = 32) -> flo
     return med
 
 
+def stability_cost(rounds: int = 3) -> dict[str, float]:
+    """CPU (process_time) of tracking 1,024 points x 16 frames at 1280x720 with the stability runs
+    (default) against the same tracker without them (``stability_offset=0``), in one process:
+    median of ``rounds`` interleaved rounds, each the min of 3 runs; synthetic clip and, if
+    present, the first 16 frames of 03_blocks."""
+    from blur4d.adapters.tracking import BuiltinTracker
+    from blur4d.exposure import encode_uint8
+    from blur4d.media import read_frames
+    from blur4d.tapvid import tracking_scene
+    from blur4d.types import Intervals, Video
+
+    scene = tracking_scene(1280, 720)
+    ivs = Intervals.present(16)
+    clips = {"synthetic": Video(np.stack([encode_uint8(scene.render(float(s)), "srgb") for s in ivs.centers]), ivs)}
+    path = _shared_root() / "video" / "sam2_gallery" / "03_blocks.mp4"
+    if path.is_file():
+        frames, _ = read_frames(path, max_frames=16)
+        clips["blocks"] = Video(frames, Intervals.present(len(frames)))
+    out = {}
+    for name, video in clips.items():
+        trackers = {"on": BuiltinTracker(grid_size=32), "off": BuiltinTracker(grid_size=32, stability_offset=0.0)}
+        times: dict[str, list[float]] = {k: [] for k in trackers}
+        for _ in range(rounds):
+            for key, tracker in trackers.items():
+                best = np.inf
+                for _ in range(3):
+                    t0 = time.process_time()
+                    tracker(video)
+                    best = min(best, time.process_time() - t0)
+                times[key].append(best)
+        on, off = statistics.median(times["on"]), statistics.median(times["off"])
+        out[name] = on / off
+        print(f"stability cost ({name}, 1,024 points x 16 frames of {video.width}x{video.height}): CPU {on:.2f} s "
+              f"with the stability runs, {off:.2f} s without ({on / off:.2f}x)", flush=True)
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # Ray-cast occluder scenes (another renderer: open3d), fast motion at native frame rate
 # ------------------------------------------------------------------------------------------
@@ -647,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="fit the visibility models (ray-cast calibration clips + realblur 165; use --modes first)")
     p.add_argument("--realblur-share", type=float, default=0.2, help="--calibrate: weight of the realblur clip")
     p.add_argument("--real", action="store_true", help="only the real clips: jitter and flow-consistency visibility")
+    p.add_argument("--stability-cost", action="store_true",
+                   help="only the CPU of the stability runs (on vs off, interleaved, same process)")
     p.add_argument("--realblur", action="store_true",
                    help="only realblur 240 fps: flow pseudo-truth at 240 fps, tracker on subsampled frames")
     args = p.parse_args(argv)
@@ -658,6 +697,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.jitter:
         jitter(options)
+        return 0
+    if args.stability_cost:
+        stability_cost(args.repeats)
         return 0
     if args.realblur:
         realblur_pseudo_truth(options)
