@@ -662,6 +662,31 @@ def test_change_map_follows_the_camera_and_marks_what_a_pan_brings_in():
     assert _changed_window(change, 1280, 720, 192, 6.0)[0] < 640  # without the strip: the larger change
 
 
+def test_the_entering_strip_window_goes_to_a_face_sized_blob_not_the_largest_mean_change():
+    """A strip brought in over the left border holds a broad moderate change (textured ground,
+    grey level 20 over 30 cells) and a 3 x 3 cell blob (a 24 px face, 60): averaged over half a
+    tile the broad change wins and the window misses the face; with ``peak`` (the sweep's smallest
+    face, 3 cells) the window holds the blob, then, the blob looked at (``skip``), the broad change."""
+    from blur4d.adapters.faces.crops import _changed_window
+
+    change = np.zeros((90, 160), np.float32)
+    change[60:90, 0:5] = 20.0
+    change[28:31, 1:4] = 60.0
+    only = np.zeros(change.shape, bool)
+    only[:, :5] = True
+    blob = np.array([1 * 8, 28 * 8, 4 * 8 - 1, 31 * 8 - 1])  # the blob's pixels
+
+    def holds(at):
+        return at is not None and at[0] <= blob[0] and blob[2] < at[0] + 192 and at[1] <= blob[1] \
+            and blob[3] < at[1] + 192
+
+    assert not holds(_changed_window(change, 1280, 720, 192, 6.0, only=only))
+    assert holds(_changed_window(change, 1280, 720, 192, 6.0, only=only, peak=3))
+    skip = np.zeros(change.shape, bool)
+    skip[20:40, :] = True
+    x0, y0 = _changed_window(change, 1280, 720, 192, 6.0, only=only, peak=3, skip=skip)
+    assert x0 == 0 and y0 + 192 > 60 * 8  # the next blob: the broad change
+
 def test_a_small_face_entering_with_a_pan_is_found_when_it_is_whole(mp):
     """The camera pans right over a textured wall with black and white bars (40 px a frame at
     1280x720) and a 40 px face comes in over the right border: the strip the pan brings in gets a

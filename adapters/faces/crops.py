@@ -233,11 +233,13 @@ class CropFaceDetector:
         self._drift = np.zeros(2)  # camera shift (cells) not yet applied to the thumbnails
         self._hann: np.ndarray | None = None
         self._moved = False  # the thumbnails moved with the camera on this frame
+        self._in = np.zeros(2, int)  # ... by these whole cells (dx > 0: content came in over the left border)
         self._last_entering: list = []  # this frame's looks at what a pan brought in
         self._entered: dict[int, np.ndarray] = {}  # sweep side -> cells a pan brought in, not looked at yet
         # ... and, with ``strip_peaks``, cells of it that the strip's tile already showed (each blob of
         # change in turn, the strongest first, then the next, while the pan goes on)
         self._strip_done: dict[int, np.ndarray] = {}
+        self._strip_last: dict[int, np.ndarray] = {}  # ... and its window on the previous frame
         self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
@@ -369,8 +371,9 @@ class CropFaceDetector:
         if side in self._entered and self._entered[side].any():
             peak = max(1, int(round(side / 8 / THUMB))) if self.strip_peaks else 0
             done = self._strip_done.setdefault(side, np.zeros((th, tw), bool)) if peak else None
+            last = self._strip_last.pop(side, None)  # the window of the previous frame: not twice in a row
             at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side],
-                                 peak=peak, skip=done)
+                                 peak=peak, skip=None if done is None else done | last if last is not None else done)
             if at is None and done is not None and done.any():  # every blob had its look: again
                 done[:] = False
                 at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side],
@@ -382,11 +385,21 @@ class CropFaceDetector:
             else:
                 entering.append((at[0], at[1], side, 1.0))
                 if done is not None:  # the cells where a face of the sweep's size lay wholly in the tile
-                    a0, b0 = (peak if v <= 0 else int(np.floor(v * n / L)) + peak // 2
-                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
-                    a1, b1 = (n - peak if v + side >= L else int(np.ceil((v + side) * n / L)) - peak // 2
-                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
+                    # (at a border the pan brings content in over on this frame, not the face-size band
+                    # along it: a face cut there now is whole there on a later frame)
+                    a0, b0 = ((peak if d > 0 else 0) if v <= 0 else int(np.floor(v * n / L)) + peak // 2
+                              for v, n, L, d in ((at[0], tw, self.W, self._in[0]), (at[1], th, self.H, self._in[1])))
+                    a1, b1 = ((n - peak if d < 0 else n) if v + side >= L else
+                              int(np.ceil((v + side) * n / L)) - peak // 2
+                              for v, n, L, d in ((at[0], tw, self.W, self._in[0]), (at[1], th, self.H, self._in[1])))
                     done[max(0, b0):max(0, b1), max(0, a0):max(0, a1)] = True
+                    last = np.zeros_like(done)
+                    a0, b0 = (0 if v <= 0 else int(np.floor(v * n / L)) + peak // 2
+                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
+                    a1, b1 = (n if v + side >= L else int(np.ceil((v + side) * n / L)) - peak // 2
+                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
+                    last[max(0, b0):max(0, b1), max(0, a0):max(0, a1)] = True
+                    self._strip_last[side] = last
         if side in self._went_to_change:
             self._went_to_change.discard(side)  # the round robin keeps at least every other frame
             return entering, []
@@ -402,6 +415,7 @@ class CropFaceDetector:
         import cv2
 
         self._moved = False
+        self._in = np.zeros(2, int)
         if self._before is not None and self._before.shape == thumb.shape and self._seen:
             if self._hann is None:
                 self._hann = cv2.createHanningWindow((thumb.shape[1], thumb.shape[0]), cv2.CV_32F)
@@ -423,6 +437,7 @@ class CropFaceDetector:
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
                 self._drift -= n
                 self._moved = True
+                self._in = n
         self._before = thumb
 
     def _look(self, thumb: np.ndarray, sweep: list) -> None:
@@ -437,9 +452,11 @@ class CropFaceDetector:
                     continue
                 a0, a1 = int(round(x0 / st * tw / self.W)), int(round((x0 + s) / st * tw / self.W))
                 b0, b1 = int(round(y0 * th / self.H)), int(round((y0 + s) * th / self.H))
-                if self._moved and self.strip_peaks:  # a face of the sweep's size this near the edge
-                    e = max(1, int(round(side / 8 / THUMB)))  # may be cut by it: still new when whole
-                    a0, a1, b0, b1 = max(a0, e), min(a1, tw - e), max(b0, e), min(b1, th - e)
+                if self._moved and self.strip_peaks:  # a face of the sweep's size this near a border
+                    e = max(1, int(round(side / 8 / THUMB)))  # the pan brings content in over may be
+                    dx, dy = self._in  # cut by it: still new when whole
+                    a0, a1 = max(a0, e if dx > 0 else 0), min(a1, tw - e if dx < 0 else tw)
+                    b0, b1 = max(b0, e if dy > 0 else 0), min(b1, th - e if dy < 0 else th)
                 seen[b0:b1, a0:a1] = thumb[b0:b1, a0:a1]
                 if side in self._entered and not self._moved:  # while the camera moves, what
                     self._entered[side][b0:b1, a0:a1] = False  # came in may be cut by the border
