@@ -419,7 +419,10 @@ class CropFaceDetector:
         if self._before is not None and self._before.shape == thumb.shape and self._seen:
             if self._hann is None:
                 self._hann = cv2.createHanningWindow((thumb.shape[1], thumb.shape[0]), cv2.CV_32F)
-            self._drift += _camera_shift(self._before, thumb, self._hann)
+            d = _camera_shift(self._before, thumb, self._hann)
+            self._drift += d
+            if self.strip_peaks and d.any() and len(self.previous):  # tracked faces move with the pan too
+                self.previous = self.previous + np.tile(d * [self.W / thumb.shape[1], self.H / thumb.shape[0]], 2)
             n = np.round(self._drift).astype(int)
             if n.any():
                 for side in self._seen:
