@@ -14,8 +14,10 @@ Per frame t:
    being tracked excepted; with ``follow_camera`` what a sweep last looked at moves with the
    camera's pan (phase correlation of consecutive thumbnails), and the strip a pan brings in over
    a border gets one more tile of each sweep on every frame, centred where that strip differs
-   most from the border it came in over, until looked at with the camera still: a face entering
-   with a pan is looked at when it is whole), the whole-frame detectors every ``tile_period``
+   most from the border it came in over (with ``strip_peaks``: on its strongest blob of change the
+   size of the sweep's smallest face, each blob in turn; tracked faces' boxes move with the pan),
+   until looked at with the camera still: a face entering with a pan is looked at when it is
+   whole), the whole-frame detectors every ``tile_period``
    frames and on the frame after a tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
