@@ -237,7 +237,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="1280x720:71,640x360:72", help="WxH:seed,...")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--methods", default="before,f13e,after")
+    ap.add_argument("--methods", default="before,f13f,after")
     ap.add_argument("--cache", default=None, help="folder for the rendered sets (reused when there)")
     args = ap.parse_args()
     all_methods = {
@@ -247,7 +247,9 @@ def main() -> None:
             lambda: F.FaceMeshTracker(smoothing="none", shift_tolerant_change=False),
         "f13e: crops detector, changed regions first, change not explained by a one-cell shift":
             lambda: F.FaceMeshTracker(smoothing="none", follow_camera=False),
-        "after: crops detector, changed regions first, the change map following the camera's pan (f13f)":
+        "f13f: crops detector, changed regions first, the change map following the camera's pan":
+            lambda: F.FaceMeshTracker(smoothing="none", strip_peaks=False),
+        "after: as f13f, the entering strip's tile centred on its strongest face-sized change (f13g)":
             lambda: F.FaceMeshTracker(smoothing="none"),
     }
     methods = {k: v for k, v in all_methods.items() if k.split(":")[0] in args.methods.split(",")}

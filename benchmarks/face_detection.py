@@ -542,6 +542,8 @@ def main() -> None:
             lambda: F.FaceMeshTracker(smoothing="none", shift_tolerant_change=False),
         "f13e: changed regions first, change not explained by a one-cell shift (follow_camera=False)":
             lambda: F.FaceMeshTracker(smoothing="none", follow_camera=False),
+        "f13f: changed regions first, following the camera; the entering strip's tile on its largest mean change "
+        "(strip_peaks=False)": lambda: F.FaceMeshTracker(smoothing="none", strip_peaks=False),
         "after: full+short-range detectors, tile sweeps to changed regions first, mesh on upscaled crops, rejection":
             lambda: F.FaceMeshTracker(smoothing="none"),
     }

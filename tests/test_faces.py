@@ -662,6 +662,68 @@ def test_change_map_follows_the_camera_and_marks_what_a_pan_brings_in():
     assert _changed_window(change, 1280, 720, 192, 6.0)[0] < 640  # without the strip: the larger change
 
 
+def test_the_entering_strip_window_goes_to_a_face_sized_blob_not_the_largest_mean_change():
+    """A strip brought in over the left border holds a broad moderate change (textured ground,
+    grey level 20 over 30 cells) and a 3 x 3 cell blob (a 24 px face, 60): averaged over half a
+    tile the broad change wins and the window misses the face; with ``peak`` (the sweep's smallest
+    face, 3 cells) the window holds the blob, then, the blob looked at (``skip``), the broad change."""
+    from blur4d.adapters.faces.crops import _changed_window
+
+    change = np.zeros((90, 160), np.float32)
+    change[60:90, 0:5] = 20.0
+    change[28:31, 1:4] = 60.0
+    only = np.zeros(change.shape, bool)
+    only[:, :5] = True
+    blob = np.array([1 * 8, 28 * 8, 4 * 8 - 1, 31 * 8 - 1])  # the blob's pixels
+
+    def holds(at):
+        return at is not None and at[0] <= blob[0] and blob[2] < at[0] + 192 and at[1] <= blob[1] \
+            and blob[3] < at[1] + 192
+
+    assert not holds(_changed_window(change, 1280, 720, 192, 6.0, only=only))
+    assert holds(_changed_window(change, 1280, 720, 192, 6.0, only=only, peak=3))
+    skip = np.zeros(change.shape, bool)
+    skip[20:40, :] = True
+    x0, y0 = _changed_window(change, 1280, 720, 192, 6.0, only=only, peak=3, skip=skip)
+    assert x0 == 0 and y0 + 192 > 60 * 8  # the next blob: the broad change
+
+def test_a_small_face_entering_beside_a_strongly_changed_strip_is_looked_at_when_whole(mp):
+    """The camera pans left (40 px a frame at 1280x720) and a 28 px face comes in over the left
+    border above a black and white checkerboard that comes in too: the strip's change averaged
+    over half a tile is largest on the checkerboard, where the strip's tile went (``strip_peaks``
+    off: the face found two frames after it is whole); centred on the strip's face-sized blobs in
+    turn, the tile shows the face on the frame it is whole."""
+    import cv2
+    from skimage import data
+
+    from blur4d.adapters.faces.crops import CropFaceDetector
+
+    rng = np.random.default_rng(2)
+    pano = cv2.resize(rng.integers(60, 200, (72, 176, 3)).astype(np.uint8), (1760, 720), interpolation=cv2.INTER_LINEAR)
+    check = ((np.arange(480) // 16) % 2 == 0)[None, :] ^ ((np.arange(300) // 16) % 2 == 0)[:, None]
+    pano[420:720, 0:480] = np.where(check, 0, 255)[:, :, None]
+    k = 28.0 / (ASTRONAUT_FACE[3] - ASTRONAUT_FACE[1])
+    small = cv2.resize(data.astronaut(), None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    fx, fy = 300, 250  # the face's texture corner in the panorama
+    pano[fy:fy + small.shape[0], fx:fx + small.shape[1]] = small
+    face = (ASTRONAUT_FACE + 0.5) * k - 0.5 + [fx, fy, fx, fy]
+    offsets = [480 - 40 * i for i in range(7)] + [240] * 3
+    whole = next(t for t, o in enumerate(offsets) if face[0] - o > -0.5)
+    found = {}
+    for peaks in (True, False):
+        det = CropFaceDetector(mp, 1280, 720, tile_period=1000, strip_peaks=peaks)
+        try:
+            hits = []
+            for o in offsets:
+                faces = det(np.ascontiguousarray(pano[:, o:o + 1280]))
+                truth = face - [o, 0, o, 0]
+                hits.append(any(_box_iou(np.r_[f[:468, :2].min(0), f[:468, :2].max(0)], truth) > 0.5 for f in faces))
+        finally:
+            det.close()
+        found[peaks] = hits
+    assert all(found[True][whole:])
+    assert not found[False][whole]
+
 def test_a_small_face_entering_with_a_pan_is_found_when_it_is_whole(mp):
     """The camera pans right over a textured wall with black and white bars (40 px a frame at
     1280x720) and a 40 px face comes in over the right border: the strip the pan brings in gets a

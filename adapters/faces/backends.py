@@ -140,6 +140,7 @@ class FaceMeshTracker(_FaceTrackerBase):
                                    sweep_changes=bool(cfg.sweep_changes), min_change=float(cfg.min_change),
                                    shift_tolerant_change=bool(cfg.shift_tolerant_change),
                                    follow_camera=bool(cfg.follow_camera),
+                                   strip_peaks=bool(cfg.strip_peaks),
                                    max_reprojection=float(cfg.max_reprojection),
                                    model=self._default_face_model().mesh, track=not cfg.static_image_mode)
             try:

@@ -57,6 +57,13 @@ class FaceMeshConfig:
     the pan brings in over a border (where it differs from that border) or what moves in the
     scene. Without it, a pan makes every region "changed" and a small face entering at the border
     waits its turn."""
+    strip_peaks: bool = True
+    """``crops`` detector, ``follow_camera``: the extra tile on the strip a pan brings in is centred
+    on the strip's strongest face-sized blob of change (``min_face_px`` for the fine sweep, averaged
+    over that square; within that distance of the strip), the next blob once looked at; False: on
+    its largest change averaged over half a tile (a face under 30 px entering at 1280x720 was then
+    missed by the tile and waited for the round robin). With it, the boxes of tracked faces also
+    move with the camera's pan (a face found while the pan goes on is not lost on the next frame)."""
     min_change: float = 6.0
     """``crops`` detector: smallest change (mean absolute grey level, 0-255, over half a tile)
     that takes a sweep's tile to the changed region."""

@@ -14,8 +14,10 @@ Per frame t:
    being tracked excepted; with ``follow_camera`` what a sweep last looked at moves with the
    camera's pan (phase correlation of consecutive thumbnails), and the strip a pan brings in over
    a border gets one more tile of each sweep on every frame, centred where that strip differs
-   most from the border it came in over, until looked at with the camera still: a face entering
-   with a pan is looked at when it is whole), the whole-frame detectors every ``tile_period``
+   most from the border it came in over (with ``strip_peaks``: on its strongest blob of change the
+   size of the sweep's smallest face, each blob in turn; tracked faces' boxes move with the pan),
+   until looked at with the camera still: a face entering with a pan is looked at when it is
+   whole), the whole-frame detectors every ``tile_period``
    frames and on the frame after a tracked face was lost, and the boxes of the faces accepted at t-1 (tracking between
    detections); merged by non-maximum suppression.
 2. for each candidate, a square crop (``crop_scale`` times the box) is warped to 256x256 px
@@ -101,17 +103,32 @@ def _shifted(seen: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 
 def _changed_window(change: np.ndarray, W: int, H: int, side: int, min_change: float,
-                    only: np.ndarray | None = None) -> tuple[int, int] | None:
+                    only: np.ndarray | None = None, peak: int = 0,
+                    skip: np.ndarray | None = None) -> tuple[int, int] | None:
     """(x0, y0) of the ``side`` px square window centred where ``change`` (a thumbnail of |grey
     now - grey when last looked at|) is largest, averaged over half a window; None when that
     average is below ``min_change`` grey levels. ``only`` (a boolean thumbnail): the average is
-    over those cells alone (a strip a pan brought in), the window centred among them."""
+    over those cells alone (a strip a pan brought in), the window centred among them. ``peak``
+    (cells, with ``only``): averaged over ``peak`` x ``peak`` cells instead (a face of the sweep's
+    smallest size), over the cells within ``peak`` cells of ``only`` (a face entering with a pan
+    lies partly beyond the strip the camera's shift at the frame centre accounts for): the window
+    centred on the strongest compact change there, not on the strip's largest mean change (a
+    small face is a small part of a half-window average); not on the cells ``skip`` (a boolean
+    thumbnail: looked at already)."""
     import cv2
 
     th, tw = change.shape
     sx, sy = W / tw, H / th
     k = max(1, int(round(side / 2 / sx)))
-    if only is not None:
+    if only is not None and peak > 0:
+        k = int(peak)
+        near = cv2.dilate(only.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
+        if skip is not None:
+            near &= ~skip
+        e = k // 2  # a blob centred closer to the frame's edge is a face cut by it
+        near[:e], near[th - e:], near[:, :e], near[:, tw - e:] = False, False, False, False
+        m = np.where(near, cv2.blur(change, (k, k)), 0.0)
+    elif only is not None:
         change = np.where(only, change, 0.0).astype(np.float32)
         n = cv2.blur(only.astype(np.float32), (k, k))
         m = np.where(n > 0, cv2.blur(change, (k, k)) / np.maximum(n, 1e-6), 0.0)
@@ -169,7 +186,8 @@ class CropFaceDetector:
                  max_reprojection: float = 0.10, model: np.ndarray | None = None, track: bool = True,
                  stretches: tuple[float, ...] = (1.4,), views: tuple[float, ...] = (),
                  widened_tiles: bool = False, coarse_tiles_per_frame: int = 1, sweep_changes: bool = True,
-                 min_change: float = 6.0, shift_tolerant_change: bool = True, follow_camera: bool = True) -> None:
+                 min_change: float = 6.0, shift_tolerant_change: bool = True, follow_camera: bool = True,
+                 strip_peaks: bool = True) -> None:
         fd = mp.solutions.face_detection
         self.full = fd.FaceDetection(model_selection=1, min_detection_confidence=float(min_score))
         self.short = fd.FaceDetection(model_selection=0, min_detection_confidence=float(min_score))
@@ -210,12 +228,20 @@ class CropFaceDetector:
         # ... moved with the camera (its pan between consecutive thumbnails, by phase correlation), so
         # a pan is not change everywhere: what it brings in at a border is (where it differs)
         self.follow_camera = bool(follow_camera)
+        # the strip's extra tile goes to its strongest face-sized blob of change (one per frame, the
+        # next one once looked at), not to where its change averaged over half a tile is largest
+        self.strip_peaks = bool(strip_peaks)
         self._before: np.ndarray | None = None  # the previous frame's thumbnail
         self._drift = np.zeros(2)  # camera shift (cells) not yet applied to the thumbnails
         self._hann: np.ndarray | None = None
         self._moved = False  # the thumbnails moved with the camera on this frame
+        self._in = np.zeros(2, int)  # ... by these whole cells (dx > 0: content came in over the left border)
         self._last_entering: list = []  # this frame's looks at what a pan brought in
         self._entered: dict[int, np.ndarray] = {}  # sweep side -> cells a pan brought in, not looked at yet
+        # ... and, with ``strip_peaks``, cells of it that the strip's tile already showed (each blob of
+        # change in turn, the strongest first, then the next, while the pan goes on)
+        self._strip_done: dict[int, np.ndarray] = {}
+        self._strip_last: dict[int, np.ndarray] = {}  # ... and its window on the previous frame
         self._went_to_change: set[int] = set()  # sweeps whose tile went to a change on the last frame
         # the whole-frame detectors run every tile_period frames; the tiles round-robin,
         # tiles_per_frame of them per frame (larger frames take more frames to sweep)
@@ -345,11 +371,37 @@ class CropFaceDetector:
             change[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
         entering = []
         if side in self._entered and self._entered[side].any():
-            at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side])
+            peak = max(1, int(round(side / 8 / THUMB))) if self.strip_peaks else 0
+            done = self._strip_done.setdefault(side, np.zeros((th, tw), bool)) if peak else None
+            last = self._strip_last.pop(side, None)  # the window of the previous frame: not twice in a row
+            at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side],
+                                 peak=peak, skip=None if done is None else done | last if last is not None else done)
+            if at is None and done is not None and done.any():  # every blob had its look: again
+                done[:] = False
+                at = _changed_window(change, self.W, self.H, side, self.min_change, only=self._entered[side],
+                                     peak=peak)
             if at is None:  # nothing there differs from the border it came in over
                 self._entered[side][:] = False
+                if done is not None:
+                    done[:] = False
             else:
                 entering.append((at[0], at[1], side, 1.0))
+                if done is not None:  # the cells where a face of the sweep's size lay wholly in the tile
+                    # (at a border the pan brings content in over on this frame, not the face-size band
+                    # along it: a face cut there now is whole there on a later frame)
+                    a0, b0 = ((peak if d > 0 else 0) if v <= 0 else int(np.floor(v * n / L)) + peak // 2
+                              for v, n, L, d in ((at[0], tw, self.W, self._in[0]), (at[1], th, self.H, self._in[1])))
+                    a1, b1 = ((n - peak if d < 0 else n) if v + side >= L else
+                              int(np.ceil((v + side) * n / L)) - peak // 2
+                              for v, n, L, d in ((at[0], tw, self.W, self._in[0]), (at[1], th, self.H, self._in[1])))
+                    done[max(0, b0):max(0, b1), max(0, a0):max(0, a1)] = True
+                    last = np.zeros_like(done)
+                    a0, b0 = (0 if v <= 0 else int(np.floor(v * n / L)) + peak // 2
+                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
+                    a1, b1 = (n if v + side >= L else int(np.ceil((v + side) * n / L)) - peak // 2
+                              for v, n, L in ((at[0], tw, self.W), (at[1], th, self.H)))
+                    last[max(0, b0):max(0, b1), max(0, a0):max(0, a1)] = True
+                    self._strip_last[side] = last
         if side in self._went_to_change:
             self._went_to_change.discard(side)  # the round robin keeps at least every other frame
             return entering, []
@@ -365,10 +417,14 @@ class CropFaceDetector:
         import cv2
 
         self._moved = False
+        self._in = np.zeros(2, int)
         if self._before is not None and self._before.shape == thumb.shape and self._seen:
             if self._hann is None:
                 self._hann = cv2.createHanningWindow((thumb.shape[1], thumb.shape[0]), cv2.CV_32F)
-            self._drift += _camera_shift(self._before, thumb, self._hann)
+            d = _camera_shift(self._before, thumb, self._hann)
+            self._drift += d
+            if self.strip_peaks and d.any() and len(self.previous):  # tracked faces move with the pan too
+                self.previous = self.previous + np.tile(d * [self.W / thumb.shape[1], self.H / thumb.shape[0]], 2)
             n = np.round(self._drift).astype(int)
             if n.any():
                 for side in self._seen:
@@ -378,12 +434,21 @@ class CropFaceDetector:
                         entered, np.array([[1.0, 0.0, float(n[0])], [0.0, 1.0, float(n[1])]]),
                         (thumb.shape[1], thumb.shape[0]), flags=cv2.INTER_NEAREST,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=1) > 0
+                    if side in self._strip_done:
+                        self._strip_done[side] = cv2.warpAffine(
+                            self._strip_done[side].astype(np.uint8),
+                            np.array([[1.0, 0.0, float(n[0])], [0.0, 1.0, float(n[1])]]),
+                            (thumb.shape[1], thumb.shape[0]), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
                 self._drift -= n
                 self._moved = True
+                self._in = n
         self._before = thumb
 
     def _look(self, thumb: np.ndarray, sweep: list) -> None:
-        """Each sweep's thumbnail takes the current content where it looked this frame."""
+        """Each sweep's thumbnail takes the current content where it looked this frame (with
+        ``strip_peaks``, while the camera moves, not within a face of the sweep's size of the frame's
+        edge)."""
         th, tw = thumb.shape
         for side in {self.tiles[0][2] if self.tiles else None, self.coarse[0][2] if self.coarse else None} - {None}:
             seen = self._seen.setdefault(side, thumb.copy())
@@ -392,6 +457,11 @@ class CropFaceDetector:
                     continue
                 a0, a1 = int(round(x0 / st * tw / self.W)), int(round((x0 + s) / st * tw / self.W))
                 b0, b1 = int(round(y0 * th / self.H)), int(round((y0 + s) * th / self.H))
+                if self._moved and self.strip_peaks:  # a face of the sweep's size this near a border
+                    e = max(1, int(round(side / 8 / THUMB)))  # the pan brings content in over may be
+                    dx, dy = self._in  # cut by it: still new when whole
+                    a0, a1 = max(a0, e if dx > 0 else 0), min(a1, tw - e if dx < 0 else tw)
+                    b0, b1 = max(b0, e if dy > 0 else 0), min(b1, th - e if dy < 0 else th)
                 seen[b0:b1, a0:a1] = thumb[b0:b1, a0:a1]
                 if side in self._entered and not self._moved:  # while the camera moves, what
                     self._entered[side][b0:b1, a0:a1] = False  # came in may be cut by the border
