@@ -153,8 +153,9 @@ class TrackerConfig:
     """Stability runs for a track run again only because its carried (lost) positions are
     called visible (no hard decision steered it): 1 = the x run only (default), 2 = as many as
     ``stability_runs``. The y run of those tracks (most of them lost, so carried every frame)
-    was 20-30 % of the runs' CPU and caught no confident jitter on the clips of ``--jitter``
-    (0 % either way); realblur Brier 0.091 -> 0.088 (``--realblur``, t13e, under load)."""
+    was 11-14 % of the stability runs' CPU (``--stability-cost``: 1.52x -> 1.47x synthetic,
+    1.69x -> 1.59x blocks) and caught no confident jitter on the clips of ``--jitter`` (0 %
+    either way); ray-cast Brier 0.0616 -> 0.0615, realblur 0.091 -> 0.088 (t13e, under load)."""
     stability_flips: bool = False
     """With ``visibility='calibrated'``: also cap the confidence at 0.45 from the frame where a
     stability run took another decision for the point on (chained instead of verified, the small
