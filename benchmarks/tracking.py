@@ -151,11 +151,11 @@ def speed_real(options: dict[str, Any], repeats: int = 3, grid: int = 32) -> flo
     return med
 
 
-def stability_cost(rounds: int = 3) -> dict[str, float]:
+def stability_cost(rounds: int = 3, options: dict[str, Any] | None = None) -> dict[str, float]:
     """CPU (process_time) of tracking 1,024 points x 16 frames at 1280x720 with the stability runs
     (default) against the same tracker without them (``stability_offset=0``), in one process:
     median of ``rounds`` interleaved rounds, each the min of 3 runs; synthetic clip and, if
-    present, the first 16 frames of 03_blocks."""
+    present, the first 16 frames of 03_blocks. ``options`` go to both trackers."""
     from blur4d.adapters.tracking import BuiltinTracker
     from blur4d.exposure import encode_uint8
     from blur4d.media import read_frames
@@ -171,7 +171,8 @@ def stability_cost(rounds: int = 3) -> dict[str, float]:
         clips["blocks"] = Video(frames, Intervals.present(len(frames)))
     out = {}
     for name, video in clips.items():
-        trackers = {"on": BuiltinTracker(grid_size=32), "off": BuiltinTracker(grid_size=32, stability_offset=0.0)}
+        opts = {"grid_size": 32, **(options or {})}
+        trackers = {"on": BuiltinTracker(**opts), "off": BuiltinTracker(**{**opts, "stability_offset": 0.0})}
         times: dict[str, list[float]] = {k: [] for k in trackers}
         for _ in range(rounds):
             for key, tracker in trackers.items():
@@ -699,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         jitter(options)
         return 0
     if args.stability_cost:
-        stability_cost(args.repeats)
+        stability_cost(args.repeats, options)
         return 0
     if args.realblur:
         realblur_pseudo_truth(options)

@@ -494,6 +494,44 @@ def test_a_decision_flipped_by_a_sub_pixel_query_change_puts_the_track_in_doubt(
             BuiltinTracker(visible_threshold=bad)
 
 
+def test_a_track_only_claimed_gets_the_x_run_only():
+    """A track run again only because its carried positions are called visible gets one
+    stability run (query moved along x); a track a hard decision steered gets both; with
+    claimed_runs=2 both get both. Each track is compared with its own copies only."""
+    from blur4d.adapters.track_visibility import LOST, QUERY, VERIFIED
+
+    T, n, q = 4, 3, 0
+    gx = np.zeros((T, n, 2))
+    gs = np.full((T, n), VERIFIED, np.int8)
+    gs[q] = QUERY
+    gs[2:, 1] = LOST  # point 1: lost for good, its carried positions claimed visible
+    gv = gs != LOST
+    gw = np.zeros((T, n), bool)
+    gw[1, 2] = True  # point 2: verified by the small window only at frame 1 (fragile)
+    claimed = np.array([False, True, False])
+    for runs, expect in ((1, [1, 2, 2]), (2, [1, 2, 1, 2])):
+        calls = []
+
+        def second_runs(pyr, qq, pts, TT, retry_where):
+            calls.append(pts.copy())
+            bx = np.zeros((TT, len(pts), 2))
+            bx[3, :, 0] = np.arange(1, len(pts) + 1)  # copy i puts its point i+1 px away at frame 3
+            return bx, retry_where, None, gs[:, [1] * len(pts)], np.zeros((TT, len(pts)), bool)
+
+        tracker = BuiltinTracker(stability_runs=2, claimed_runs=runs)
+        tracker._track_group = second_runs
+        found, carried, flipped = tracker._unstable(None, q, np.c_[np.arange(n), np.zeros(n)], T, gx, gv, gs, gw,
+                                                    claimed)
+        (pts,) = calls
+        assert np.round(pts[:, 0]).astype(int).tolist() == expect  # which tracks' copies were run
+        assert not found[:, 0].any() and not carried[:, 0].any() and not flipped[:, 0].any()
+        # the largest distance over the track's own copies (copy i is i+1 px away at frame 3)
+        for k in (1, 2):
+            assert carried[3, k] == max(i + 1 for i, x in enumerate(expect) if x == k), (runs, k, carried[3])
+    with pytest.raises(InputError):
+        BuiltinTracker(claimed_runs=0)
+
+
 def test_position_confidence_model_shape_and_direction():
     """The position model takes the visibility features plus the stability spread; a larger
     spread, a lost (carried) state or a point outside the frame lower p(visible and within 4 px)."""
