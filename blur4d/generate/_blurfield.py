@@ -268,10 +268,6 @@ def fit_global(stats: TileStats, size: tuple[int, int], *, max_len: float | None
     return best, float(best_s)
 
 
-LOCAL_MASKS = False
-"""Default of :func:`estimate_field`'s ``local_masks`` (opt-in: see the module
-:mod:`blur4d.generate._local` for what it measured)."""
-
 RIVAL_TURN = (45.0, 135.0)
 """Turns (degrees) of a motion over which :func:`rival_ratio` looks for a rival explanation."""
 
@@ -343,11 +339,6 @@ class BlurField:
     rival: dict = field(default_factory=dict)
     """Per region: :func:`rival_ratio` of its motion (about 0-0.4 for a real blur, near 1 where
     the motion turned far away explains the tiles as well: the blur is not identified)."""
-    masks: dict = field(default_factory=dict)
-    """Per moving region k >= 1 (optional): (H, W) float mask in [0, 1] at ``size`` where its
-    motion applies (its pixel support, :func:`blur4d.generate._local.refine_regions`; its label
-    in :meth:`dense` only where the mask is exactly 1, the core its checks look at); elsewhere
-    in its tiles the camera field (or no motion). A region without a mask moves over its tiles."""
 
     @property
     def regions(self) -> list[int]:
@@ -389,10 +380,6 @@ class BlurField:
             m = self.labels == k
             weights[m, 0] = 1.0
             vec[m] = self.local[m] * float(signs.get(k, 1.0))
-        masked = [k for k in self.regions if k >= 1 and k in self.masks]
-        for k in masked:  # these move on their pixel support only (below)
-            weights[self.labels == k, 0] = 0.0
-            vec[self.labels == k] = 0.0
         w = self._interp(weights[..., 0], width, height)[..., None]
         v = self._interp(vec, width, height) * f
         # vec is zero outside regions, so normalise the interpolated vectors by the weight
@@ -403,19 +390,6 @@ class BlurField:
         st = self._interp(static, width, height)[..., None]
         cam = cam * (1.0 - np.clip((st - 0.25) / 0.5, 0, 1))
         out = cam * (1.0 - w) + v * w
-        if masked:
-            import cv2
-
-            other = 0 if (self.labels == 0).any() else -1
-            for k in masked:
-                mk = cv2.resize(np.asarray(self.masks[k], np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-                mk = np.clip(mk, 0.0, 1.0)[..., None]
-                vk = self.local[self.labels == k][0] * float(signs.get(k, 1.0)) * f
-                out = out * (1.0 - mk) + vk.astype(np.float32) * mk
-                core = cv2.resize((np.asarray(self.masks[k]) >= 1.0).astype(np.uint8), (width, height),
-                                  interpolation=cv2.INTER_NEAREST).astype(bool)
-                lab[(lab == k) & ~core] = other
-                lab[core] = k
         return out.astype(np.float32), lab
 
     def _nearest_labels(self, width: int, height: int) -> np.ndarray:
@@ -429,7 +403,7 @@ class BlurField:
 
 def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05, local_min: float = 0.3,
                    local_margin: float = 0.15, lag_smooth: float = 1.0, coarse: float = 0.5,
-                   coarse_tile: float = 0.75, fill: float = 0.5, local_masks: bool | None = None) -> BlurField:
+                   coarse_tile: float = 0.75, fill: float = 0.5) -> BlurField:
     """Estimate the blur field of a float gray image (linear light) at its own resolution.
 
     1. tile statistics, here and (``coarse`` > 0) on a copy downscaled by ``coarse`` with tiles
@@ -438,10 +412,7 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     >= ``min_global``); 3. per tile, the magnitude along the camera field
     (parallax), and a free local vector where it explains the tile much better (``local_min``,
     ``local_margin``): independently moving content, grouped into connected regions whose
-    vectors are oriented consistently; 4. (``local_masks``, default :data:`LOCAL_MASKS`) each
-    moving region cut down to its pixel support (:mod:`blur4d.generate._local`), regions whose
-    steps are not blurred along their motion only, or whose motion turned explains their tiles
-    as well (rival ratio above ``_local.MAX_RIVAL``), are dropped.
+    vectors are oriented consistently.
     """
     from scipy import ndimage
     from scipy.optimize import minimize
@@ -484,7 +455,6 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
     is_local = (ndimage.binary_opening(is_local, structure=np.ones((1, 2)))
                 | ndimage.binary_opening(is_local, structure=np.ones((2, 1))))
     labels = np.where(glen * gain >= st.min_lag * 0.5, 0, -1) if gscore >= min_global else np.full(glen.shape, -1)
-    base_labels = labels.copy()
     local = np.full(glen.shape + (2,), np.nan)
     comp, n = ndimage.label(is_local)
     evidence: dict[int, tuple[float, int]] = {0: (float(gscore), int((labels == 0).sum()))}
@@ -507,23 +477,6 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
         labels[m] = k
         support[m] = st.dip(np.full(m.shape, v[0]), np.full(m.shape, v[1]))[m]
         evidence[k] = (best / max(int(m.sum()), 1), int(m.sum()))
-    masks: dict[int, np.ndarray] = {}
-    if n and (LOCAL_MASKS if local_masks is None else local_masks):
-        from ._local import MAX_RIVAL, refine_regions
-
-        masks, _ = refine_regions(gray, labels, local, st.centers_x, st.centers_y, int(min(tile, H, W)))
-        for k in list(masks):  # a turned motion explains the region as well: not identified
-            m = labels == k
-            if rival_ratio(st, np.full(m.shape, local[m][0][0]), np.full(m.shape, local[m][0][1]),
-                           _tile_weights(st) * m) > MAX_RIVAL:
-                del masks[k]
-        for k in range(1, n + 1):
-            m = labels == k
-            if m.any() and k not in masks:  # no pixel shows this motion's blur alone: not a region
-                labels[m] = base_labels[m]
-                local[m] = np.nan
-                evidence.pop(k, None)
-                support[m] = d_cam[m]
     rival: dict[int, float] = {}
     if gscore >= min_global:
         w0 = _tile_weights(st) * (labels == 0)
@@ -545,4 +498,4 @@ def estimate_field(gray: np.ndarray, *, tile: int = 64, min_global: float = 0.05
         params = -params
     return BlurField(size=(W, H), centers_x=st.centers_x, centers_y=st.centers_y, global_params=params,
                      global_score=gscore, gain=gain, local=local, labels=labels.astype(np.int32),
-                     evidence=evidence, support=support.astype(np.float32), rival=rival, masks=masks)
+                     evidence=evidence, support=support.astype(np.float32), rival=rival)
