@@ -5,8 +5,8 @@ The tracker (:mod:`blur4d.adapters.tracking`) records how it found each point in
 carried position, or lost and carried by its neighbours) with its internal score. Those hard
 decisions are tuned thresholds, not probabilities: on fast real motion they call most visible
 points occluded. Here they become evidence for one logistic model, together with how the point's
-patch now compares to its query patch (normalised cross-correlation at two sizes, grey-level
-difference), how long ago it was last verified, how far the frame is from the query frame, and
+patch now compares to its query patch (normalised cross-correlation at three sizes, grey-level
+difference, contrast changed and contrast gained), how long ago it was last verified, how far the frame is from the query frame, and
 how textured the query patch is:
 
     p(visible) = sigmoid(COEF . features)
@@ -39,17 +39,19 @@ QUERY, VERIFIED, CHAINED, MATCHED, LOST = 0, 1, 2, 3, 4
 """How the tracker found a point in a frame (``state`` codes)."""
 
 FEATURES = ("bias", "score", "chained", "matched", "lost", "ncc11", "ncc5", "diff5", "since", "dt", "texture",
-            "border", "ncc21", "contrast", "lost_texture", "lost_ncc21", "lost_contrast")
+            "border", "ncc21", "contrast", "lost_texture", "lost_ncc21", "lost_contrast", "gain", "lost_gain")
 """Names of the model's inputs, in order."""
 
-COEF = np.array([2.4209, 1.9422, -1.2303, -0.0263, -1.3402, 0.4407, 1.1658, 0.1156, 0.5722, -1.0733, 0.3856, 1.2204,
-                 0.8568, -0.3241, -0.8278, 0.1786, -0.0769])
+COEF = np.array([1.8432, 1.7874, -1.2367, -0.0359, -1.1132, 0.4127, 1.1079, 0.1196, 0.5433, -1.0088, 0.2754, 2.1304,
+                 0.8088, -0.1532, -0.9335, 0.1669, 0.0090, -0.6026, -0.3624])
 """Logistic weights for :data:`FEATURES`, fitted (maximum likelihood) by ``python benchmarks/tracking.py
 --calibrate --modes first --realblur-share 0.1`` on the ray-cast calibration seeds (196 k samples) and
 the realblur clip 165 against its flow pseudo-truth (6.9 k samples, 10 % of the weight: real footage
 has flat patches that the tracker loses while they stay in view; ``ncc21``, ``contrast`` and their
-products with ``lost`` tell those from covered points). Never fitted on the evaluation seeds or on
-realblur 249."""
+products with ``lost`` tell those from covered points; ``gain`` and ``lost_gain``, the contrast a
+patch GAINED over its query patch, tell a textured occluder on a flat point from drift: blur,
+lighting and deformation keep or lower a patch's contrast, while ``contrast`` is the absolute change
+and mixed both). Never fitted on the evaluation seeds or on realblur 249."""
 
 TRAIN_VISIBLE = 0.803
 """Weighted visible share of the calibration samples (the prior :func:`adapt_prior` starts from)."""
@@ -59,9 +61,9 @@ POSITION_FEATURES = FEATURES + ("spread", "flipped")
 from a query moved by a fraction of a pixel put the point (0 where it was not run), and whether
 such a run found the point another way (a flipped decision) from that frame on."""
 
-COEF_POSITION: np.ndarray | None = np.array([1.1564, 1.2353, -1.1577, -0.2471, -0.6288, 0.2945, 1.7349, 0.1201, 0.0988,
-                                              -0.4421, -0.0525, 1.1191, 1.075, -0.1047, -0.6752, 0.5226, -0.5151,
-                                              -0.3317, -0.2984])
+COEF_POSITION: np.ndarray | None = np.array([0.4925, 1.1060, -1.1858, -0.2636, -0.5067, 0.2472, 1.7242, 0.1311, 0.0581,
+                                              -0.3800, -0.1205, 1.9723, 1.0382, 0.0461, -0.7458, 0.4952, -0.3838,
+                                              -0.6661, -0.2893, -0.2619, -0.3838])
 """Logistic weights for :data:`POSITION_FEATURES`: p(visible and within 4 px at 256x256), fitted with
 :data:`COEF` on the same samples. ``Tracks.confidence`` is min(this, p(visible)), at most
 ``doubt_cap`` (0.45) where :func:`in_doubt` (a sub-pixel query change could move the position by a
@@ -142,11 +144,15 @@ def visibility_features(grey: Callable[[int], np.ndarray], q: int, ref: np.ndarr
             full = np.isfinite(b11).all(1)
             tb = np.log1p(np.where(full[:, None], b11, 0.0).std(axis=1))
             F[t, :, 13] = np.where(full, np.abs(tb - texture), 3.0)
+            # contrast gained (signed): an occluder brings its own texture onto a flat point,
+            # while blur, lighting and deformation (drift) keep or lower a patch's contrast
+            F[t, :, 17] = np.where(full, np.maximum(tb - texture, 0.0), 0.0)
     x, y = xy[..., 0], xy[..., 1]
     margin = np.minimum.reduce([x + 0.5, w - 0.5 - x, y + 0.5, h - 0.5 - y])
     F[..., 11] = np.clip(margin, -1.0, 8.0) / 8.0
     lost = F[..., 4]
     F[..., 14], F[..., 15], F[..., 16] = lost * F[..., 10], lost * F[..., 12], lost * F[..., 13]
+    F[..., 18] = lost * F[..., 17]
     return F
 
 

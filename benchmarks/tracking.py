@@ -616,7 +616,7 @@ def realblur_pseudo_truth(options: dict[str, Any], steps: tuple[int, ...] = (3, 
     print("realblur 240 fps: PSEUDO-truth = DIS flow chained through all 24 frames with forward-backward consistency "
           "(not annotations); tracker on every step-th frame")
     print(f"{'clip':<16}{'step':>5}{'frames':>7}{'pseudo vis':>11}{'called vis':>11} | {'tracker d_avg/OA/AJ':>21} | "
-          f"{'tracked+allvis':>19} | {'held+allvis':>19}")
+          f"{'tracked+allvis':>19} | {'held+allvis':>19} | {'Brier (const)':>14}")
     for name, start, frames in REALBLUR_CLIPS:
         full = real_clip(name, start, frames, max_side)
         if full is None:
@@ -638,17 +638,21 @@ def realblur_pseudo_truth(options: dict[str, Any], steps: tuple[int, ...] = (3, 
             held = tapvid_metrics(gxy, gvis, np.repeat(q[None], len(sub), 0), np.ones_like(gvis), qfr, **kw)
             ev = np.broadcast_to(np.arange(len(sub))[:, None] != qs, gvis.shape)
             case = {"size": (video.width, video.height), "gt_xy": gxy}
+            brier = (float("nan"), float("nan"))
             if tracks.confidence is not None:
+                within = (gvis & _within(case, tracks.xy, np.arange(len(q))))[ev]
                 rel["conf"].append(tracks.confidence[ev])
                 rel["vis"].append(gvis[ev])
-                rel["within"].append((gvis & _within(case, tracks.xy, np.arange(len(q))))[ev])
+                rel["within"].append(within)
+                brier = (float(np.mean((tracks.confidence[ev] - within) ** 2)), float(np.var(within.astype(float))))
             row = {"clip": name.split("_f")[-1], "step": step, "frames": len(sub), "tracker": m.to_dict(),
                    "tracked_allvis": base.to_dict(), "held_allvis": held.to_dict(),
-                   "pseudo_visible": float(gvis[ev].mean()), "called_visible": float(tracks.visible[ev].mean())}
+                   "pseudo_visible": float(gvis[ev].mean()), "called_visible": float(tracks.visible[ev].mean()),
+                   "brier": brier[0], "brier_constant": brier[1]}
             rows.append(row)
             f = lambda x: f"{x.delta_avg:.3f}/{x.occlusion_accuracy:.3f}/{x.average_jaccard:.3f}"  # noqa: E731
             print(f"{row['clip']:<16}{step:>5}{len(sub):>7}{row['pseudo_visible']:>11.1%}{row['called_visible']:>11.1%} | "
-                  f"{f(m):>21} | {f(base):>19} | {f(held):>19}", flush=True)
+                  f"{f(m):>21} | {f(base):>19} | {f(held):>19} | {brier[0]:>6.4f} ({brier[1]:.4f})", flush=True)
     if rel["conf"]:
         print_reliability("realblur, against the PSEUDO-truth", *(np.concatenate(rel[k]) for k in ("conf", "vis", "within")))
     return rows
