@@ -192,6 +192,15 @@ class TrackerConfig:
     model's prior holds (ray-cast renders, 17-28 % occluded); on real footage where hardly anything
     is occluded (realblur, 3.5-4.8 % by flow pseudo-truth) 0.3 beats 'always visible' (held-out
     OA 0.961-0.969 vs 0.952) but costs ray-cast AJ (0.760 -> 0.712 on seed 0): see the README."""
+    query_grid: int = 8
+    """Track from each query rounded to the nearest 1/query_grid pixel (at the tracking size),
+    then move the whole track by what the rounding took off (0 = off: track from the exact
+    query). The tracker's hard decisions (verified / chained / lost, which window, LK's own
+    convergence on weak texture) can flip under any change of its input, so without it a
+    0.001 px query change moved 1-7 % of the tracks that stay visible by more than a pixel
+    (``benchmarks/tracking.py --jitter``); on the lattice such a change alters nothing unless it
+    crosses a lattice cell's edge. It does not make a track stable to larger sub-pixel changes
+    (``--jitter --jitter-eps 0.05``): the stability runs and the confidence cap answer those."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -225,6 +234,8 @@ class TrackerConfig:
             raise InputError(f"stability_runs: must be 1 or 2, got {self.stability_runs}")
         if not self.stability_offset >= 0 or not self.max_spread > 0:
             raise InputError("stability_offset must be >= 0 and max_spread > 0")
+        if int(self.query_grid) < 0:
+            raise InputError(f"query_grid: must be >= 0, got {self.query_grid}")
         if int(self.max_side) < 0:
             raise InputError(f"max_side: must be >= 0, got {self.max_side}")
 
@@ -258,6 +269,11 @@ class _Frames:
                 del self._grey[victim]
             self._grey[t] = g
         return g
+
+
+def _on_lattice(pts: np.ndarray, grid: int) -> np.ndarray:
+    """``pts`` rounded to the nearest multiple of 1 / ``grid`` pixel (0: unchanged)."""
+    return np.round(pts * grid) / grid if grid > 0 else pts
 
 
 def _fragile(state: np.ndarray, found: np.ndarray, q: int, small: np.ndarray | None = None) -> np.ndarray:
@@ -318,9 +334,12 @@ class BuiltinTracker:
         runs = []
         for q in groups:
             sel = np.flatnonzero(qframe == q)
-            pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
+            exact = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
+            # track from queries on a 1/query_grid px lattice and move the whole track by the
+            # rest: a query change below the lattice step leaves every decision as it was
+            pts = _on_lattice(exact, int(cfg.query_grid))
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
-            xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
+            xy[:, sel] = ((gx + (exact - pts) + 0.5) / scale - 0.5).astype(np.float32)
             feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs) if calibrated else None
             p = visibility_probability(feats) if calibrated else None
             runs.append((int(q), sel, pts, gx, gv, gc, gs, gw, feats, p))
