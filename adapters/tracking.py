@@ -31,7 +31,7 @@ flags and internal score). Every Lucas-Kanade solve iterates to convergence, so 
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
 or lost and found again), or its carried (lost) positions are called visible, it is tracked a
-second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
+second time from a query moved by 1/16 px (the next point of the query lattice, ``query_grid``): where the two runs, both finding the point, part by
 more than ``max_spread`` (carried positions too), its confidence is below 0.5 from there on
 (a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
 so (``unstable_hides`` also clears ``visible``). Two such runs (query moved along x and along y,
@@ -136,10 +136,12 @@ class TrackerConfig:
     OA 0.77 -> 0.84 (benchmarks/tracking.py --raycast); False: the frame-to-frame carry."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
-    stability_offset: float = 0.05
+    stability_offset: float = 0.0625
     """Second run, for the tracks that were ever not verified against their query patch (chained,
     matched or lost: where a hard decision could flip) or whose carried positions are called
-    visible, from queries moved by this many pixels (along x; 0 = off). Where the two runs
+    visible, from queries moved by this many pixels (along x; 0 = off). 1/16 = one step of the
+    query lattice (``query_grid``): the runs start from the neighbouring lattice points, where a
+    query change that crosses a cell edge sends the track (0.05 before the lattice). Where the two runs
     disagree by more than ``max_spread``, the point's confidence is at most 0.25 (its position is
     not fixed: a sub-pixel change of its query could have moved it that far); see
     ``unstable_hides`` and ``stability_carried`` for its visibility, and ``visibility='thresholds'``."""
@@ -192,15 +194,20 @@ class TrackerConfig:
     model's prior holds (ray-cast renders, 17-28 % occluded); on real footage where hardly anything
     is occluded (realblur, 3.5-4.8 % by flow pseudo-truth) 0.3 beats 'always visible' (held-out
     OA 0.961-0.969 vs 0.952) but costs ray-cast AJ (0.760 -> 0.712 on seed 0): see the README."""
-    query_grid: int = 8
+    query_grid: int = 16
     """Track from each query rounded to the nearest 1/query_grid pixel (at the tracking size),
     then move the whole track by what the rounding took off (0 = off: track from the exact
     query). The tracker's hard decisions (verified / chained / lost, which window, LK's own
-    convergence on weak texture) can flip under any change of its input, so without it a
-    0.001 px query change moved 1-7 % of the tracks that stay visible by more than a pixel
-    (``benchmarks/tracking.py --jitter``); on the lattice such a change alters nothing unless it
-    crosses a lattice cell's edge. It does not make a track stable to larger sub-pixel changes
-    (``--jitter --jitter-eps 0.05``): the stability runs and the confidence cap answer those."""
+    convergence on weak texture, and through the carry, the neighbours' decisions) flip under
+    any change of its input, so without it a 0.001 px query change moved 1-7 % of the tracks
+    that stay visible by more than a pixel (``benchmarks/tracking.py --jitter``: dog, juggle,
+    blocks, 2 realblur clips 4.0 / 1.2 / 2.8 / 6.6 / 6.1 % -> 1.7 / 0.9 / 0.3 / 0.9 / 0.2 %); on
+    the lattice such a change alters nothing unless a query crosses a cell's edge (3 % of them
+    for 0.001 px along x and y). Larger sub-pixel changes (``--jitter-eps 0.05``) move tracks
+    as before: the stability runs, from the neighbouring lattice points (``stability_offset``),
+    and the confidence cap answer those. 8 (with ``stability_offset`` 0.05): 0.2 / 0.9 / 0.2 /
+    0.2 / 0.5 %, but with 0.05 px changes more confident tracks moved (2.3 / 1.6 / 1.4 / 5.9 /
+    4.0 % vs 0.7 / 0.7 / 0.2 / 3.3 / 2.3 %; t13g, under load)."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
