@@ -41,7 +41,11 @@ whether either took another decision for the point (``flipped``) are inputs of t
 model, and the confidence is at most ``doubt_cap`` (0.45) only where the runs put the point more
 than ``max_spread`` away, or a carried position more than half that (``in_doubt``): no track
 called confident moves by a pixel when its query moves by 0.001 px on the real clips of
-``--jitter``.
+``--jitter``. Queries are tracked from the nearest point of a 1/16 px lattice and each
+track is moved by the rounding's rest (``query_grid``): those decisions flip chaotically under
+any input change (LK's convergence on weak texture, the neighbours' decisions through the
+carry), so a change smaller than the lattice step now changes no decision unless the query
+crosses a cell's edge.
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
