@@ -31,7 +31,7 @@ flags and internal score). Every Lucas-Kanade solve iterates to convergence, so 
 a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
 what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
 or lost and found again), or its carried (lost) positions are called visible, it is tracked a
-second time from a query moved by 0.05 px: where the two runs, both finding the point, part by
+second time from a query moved by 1/16 px (the next point of the query lattice, ``query_grid``): where the two runs, both finding the point, part by
 more than ``max_spread`` (carried positions too), its confidence is below 0.5 from there on
 (a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
 so (``unstable_hides`` also clears ``visible``). Two such runs (query moved along x and along y,
@@ -41,7 +41,11 @@ whether either took another decision for the point (``flipped``) are inputs of t
 model, and the confidence is at most ``doubt_cap`` (0.45) only where the runs put the point more
 than ``max_spread`` away, or a carried position more than half that (``in_doubt``): no track
 called confident moves by a pixel when its query moves by 0.001 px on the real clips of
-``--jitter``.
+``--jitter``. Queries are tracked from the nearest point of a 1/16 px lattice and each
+track is moved by the rounding's rest (``query_grid``): those decisions flip chaotically under
+any input change (LK's convergence on weak texture, the neighbours' decisions through the
+carry), so a change smaller than the lattice step now changes no decision unless the query
+crosses a cell's edge.
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -136,10 +140,12 @@ class TrackerConfig:
     OA 0.77 -> 0.84 (benchmarks/tracking.py --raycast); False: the frame-to-frame carry."""
     max_side: int = 1280
     """Track on frames downscaled so the longer side is at most this (0 = full size)."""
-    stability_offset: float = 0.05
+    stability_offset: float = 0.0625
     """Second run, for the tracks that were ever not verified against their query patch (chained,
     matched or lost: where a hard decision could flip) or whose carried positions are called
-    visible, from queries moved by this many pixels (along x; 0 = off). Where the two runs
+    visible, from queries moved by this many pixels (along x; 0 = off). 1/16 = one step of the
+    query lattice (``query_grid``): the runs start from the neighbouring lattice points, where a
+    query change that crosses a cell edge sends the track (0.05 before the lattice). Where the two runs
     disagree by more than ``max_spread``, the point's confidence is at most 0.25 (its position is
     not fixed: a sub-pixel change of its query could have moved it that far); see
     ``unstable_hides`` and ``stability_carried`` for its visibility, and ``visibility='thresholds'``."""
@@ -192,6 +198,20 @@ class TrackerConfig:
     model's prior holds (ray-cast renders, 17-28 % occluded); on real footage where hardly anything
     is occluded (realblur, 3.5-4.8 % by flow pseudo-truth) 0.3 beats 'always visible' (held-out
     OA 0.961-0.969 vs 0.952) but costs ray-cast AJ (0.760 -> 0.712 on seed 0): see the README."""
+    query_grid: int = 16
+    """Track from each query rounded to the nearest 1/query_grid pixel (at the tracking size),
+    then move the whole track by what the rounding took off (0 = off: track from the exact
+    query). The tracker's hard decisions (verified / chained / lost, which window, LK's own
+    convergence on weak texture, and through the carry, the neighbours' decisions) flip under
+    any change of its input, so without it a 0.001 px query change moved 1-7 % of the tracks
+    that stay visible by more than a pixel (``benchmarks/tracking.py --jitter``: dog, juggle,
+    blocks, 2 realblur clips 4.0 / 1.2 / 2.8 / 6.6 / 6.1 % -> 1.7 / 0.9 / 0.3 / 0.9 / 0.2 %); on
+    the lattice such a change alters nothing unless a query crosses a cell's edge (3 % of them
+    for 0.001 px along x and y). Larger sub-pixel changes (``--jitter-eps 0.05``) move tracks
+    as before: the stability runs, from the neighbouring lattice points (``stability_offset``),
+    and the confidence cap answer those. 8 (with ``stability_offset`` 0.05): 0.2 / 0.9 / 0.2 /
+    0.2 / 0.5 %, but with 0.05 px changes more confident tracks moved (2.3 / 1.6 / 1.4 / 5.9 /
+    4.0 % vs 0.7 / 0.7 / 0.2 / 3.3 / 2.3 %; t13g, under load)."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
@@ -225,6 +245,8 @@ class TrackerConfig:
             raise InputError(f"stability_runs: must be 1 or 2, got {self.stability_runs}")
         if not self.stability_offset >= 0 or not self.max_spread > 0:
             raise InputError("stability_offset must be >= 0 and max_spread > 0")
+        if int(self.query_grid) < 0:
+            raise InputError(f"query_grid: must be >= 0, got {self.query_grid}")
         if int(self.max_side) < 0:
             raise InputError(f"max_side: must be >= 0, got {self.max_side}")
 
@@ -258,6 +280,11 @@ class _Frames:
                 del self._grey[victim]
             self._grey[t] = g
         return g
+
+
+def _on_lattice(pts: np.ndarray, grid: int) -> np.ndarray:
+    """``pts`` rounded to the nearest multiple of 1 / ``grid`` pixel (0: unchanged)."""
+    return np.round(pts * grid) / grid if grid > 0 else pts
 
 
 def _fragile(state: np.ndarray, found: np.ndarray, q: int, small: np.ndarray | None = None) -> np.ndarray:
@@ -318,9 +345,12 @@ class BuiltinTracker:
         runs = []
         for q in groups:
             sel = np.flatnonzero(qframe == q)
-            pts = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
+            exact = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
+            # track from queries on a 1/query_grid px lattice and move the whole track by the
+            # rest: a query change below the lattice step leaves every decision as it was
+            pts = _on_lattice(exact, int(cfg.query_grid))
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
-            xy[:, sel] = ((gx + 0.5) / scale - 0.5).astype(np.float32)
+            xy[:, sel] = ((gx + (exact - pts) + 0.5) / scale - 0.5).astype(np.float32)
             feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs) if calibrated else None
             p = visibility_probability(feats) if calibrated else None
             runs.append((int(q), sel, pts, gx, gv, gc, gs, gw, feats, p))

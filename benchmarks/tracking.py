@@ -5,6 +5,7 @@
     python benchmarks/tracking.py --accuracy-only --option refine_win=15 --option method=dis
     python benchmarks/tracking.py --raycast --cache /tmp/rc    # ray-cast occluders + confidence reliability
     python benchmarks/tracking.py --jitter        # 0.001 px query shifts on real clips (max, p99, > 1 px)
+    python benchmarks/tracking.py --jitter --jitter-eps 0.001,0.05   # also a shift over the query lattice step
     python benchmarks/tracking.py --realblur      # real 240 fps footage against flow PSEUDO-truth
     python benchmarks/tracking.py --calibrate --modes first --cache /tmp/rc   # refit the models
 
@@ -685,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--raycast", action="store_true", help="only the ray-cast occluder clips")
     p.add_argument("--cache", default=None, help="folder to cache rendered ray-cast clips in")
     p.add_argument("--jitter", action="store_true", help="only the query-jitter stability on real videos")
+    p.add_argument("--jitter-eps", default="0.001",
+                   help="--jitter: query shift(s) in px, comma-separated (0.05: larger than the query lattice step)")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the visibility models (ray-cast calibration clips + realblur 165; use --modes first)")
     p.add_argument("--realblur-share", type=float, default=0.2, help="--calibrate: weight of the realblur clip")
@@ -701,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(options, args.cache, tuple(args.modes.split(",")), args.realblur_share)
         return 0
     if args.jitter:
-        jitter(options)
+        for eps in args.jitter_eps.split(","):
+            jitter(options, eps=float(eps))
         return 0
     if args.stability_cost:
         stability_cost(args.repeats, options)
