@@ -81,3 +81,20 @@ def test_evaluate_cli(photo_path, tmp_path, capsys):
     d = json.loads(out.read_text())
     assert d["metrics"]["blur_consistency"] > 35
     assert main(["evaluate", str(pred), "--gt", str(tmp_path / "nope")]) == 1
+
+
+def test_sharp_photo_says_the_frames_are_the_photo(tmp_path, capsys):
+    """The no-blur decision is said, with what the backend does not estimate, not left silent."""
+    photo = ((np.indices((96, 160)).sum(0) % 16 < 8) * 200 + 20).astype(np.uint8)[..., None].repeat(3, -1)
+    write_image(tmp_path / "sharp.png", photo)
+    assert main(["generate", str(tmp_path / "sharp.png"), "--out", str(tmp_path / "s"), "--frames", "4",
+                 *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "every frame is the photo" in out and "not estimated" in out
+    assert json.loads((tmp_path / "s.json").read_text())["extra"]["no_blur"] is True
+    assert all(np.array_equal(f, photo) for f in load_video(tmp_path / "s").frames)
+
+
+def test_blurred_photo_does_not_claim_no_blur(photo_path, tmp_path, capsys):
+    assert main(["generate", str(photo_path), "--out", str(tmp_path / "b"), "--frames", "4", *SMALL]) == 0
+    assert "every frame is the photo" not in capsys.readouterr().out

@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         v = result.video
         print(f"wrote {len(written)} video(s): {', '.join(written)} ({v.num_frames} frames, {v.width}x{v.height})")
+        if result.provenance is not None and result.provenance.extra.get("no_blur") is True:
+            print("note: no motion blur this backend can estimate: every frame is the photo. A small object moving "
+                  "over a sharp, still background (a hand, a ball) is not estimated by the classical backend; "
+                  "its frames stay as the photo shows it")
         if len(result.samples) > 1 and all(np.array_equal(s.frames, v.frames) for s in result.samples[1:]):
             print("note: the samples are identical: the photo leaves no choice open"
                   + (" once --direction is given" if args.direction is not None else ""))
