@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -37,7 +38,7 @@ class BackendSpec:
 
     def available(self) -> tuple[bool, str]:
         """(usable, why-not) judged by whether the required modules can be found (no import)."""
-        missing = [m for m in self.requires if importlib.util.find_spec(m.split(".")[0]) is None]
+        missing = [m for m in self.requires if not _importable(m.split(".")[0])]
         if missing:
             if self.needs and self.extra in ("track", "megasam"):
                 hint = self.needs
@@ -45,6 +46,19 @@ class BackendSpec:
                 hint = f'pip install "blur4d[{self.extra}]"' if self.extra else f"pip install {' '.join(missing)}"
             return False, f"needs {', '.join(missing)} ({hint})"
         return True, ""
+
+
+def _importable(name: str) -> bool:
+    """Whether module ``name`` can be imported, without importing it. A module already in
+    ``sys.modules`` counts, also while another thread is still importing it: OpenCV's loader leaves
+    ``cv2.__spec__`` None for a moment, where ``find_spec`` raises ``ValueError`` (seen when a stage
+    thread asked while the writer thread imported cv2)."""
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # in sys.modules by now (another thread), without a spec yet
+        return name in sys.modules
 
 
 _BACKENDS: dict[tuple[str, str], BackendSpec] = {}

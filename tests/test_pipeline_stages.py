@@ -289,3 +289,18 @@ def test_faces_started_early_run_again_when_the_cameras_fail_afterwards(video, t
     assert run["stages"]["cameras"]["status"] == "unavailable"
     # the early result (with the handed-over focal) is dropped: faces ran again without cameras
     assert run["stages"]["faces"]["status"] == "done" and backends.faces_K[-1] is None and len(backends.faces_K) == 2
+
+
+def test_backend_availability_while_another_thread_imports_its_module(monkeypatch):
+    """OpenCV's loader leaves ``cv2.__spec__`` None for a moment while it imports; a stage thread that
+    asked ``available()`` then failed the whole run with ``ValueError: cv2.__spec__ is None``."""
+    import sys
+    import types
+
+    half = types.ModuleType("half_imported_mod")
+    half.__spec__ = None
+    monkeypatch.setitem(sys.modules, "half_imported_mod", half)
+    spec = registry.BackendSpec("track", "probe", "x:y", "probe", requires=("half_imported_mod", "json"))
+    assert spec.available() == (True, "")
+    gone = registry.BackendSpec("track", "probe2", "x:y", "probe", requires=("no_such_module_xyz",))
+    assert gone.available()[0] is False
