@@ -494,7 +494,8 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
     from blur4d.adapters.tracking import BuiltinTracker, grid_points
 
     rows = []
-    print(f"jitter: every query moved by {eps:g} px times {direction} (a change of {eps * np.hypot(*direction):.4f} px); per track the "
+    print(f"jitter: every query moved by {eps:g} px times {direction} (a change of "
+          f"{eps * np.hypot(*direction):.4f} px); per track the "
           "largest change of its position over the frames")
     print(f"{'clip':<26}{'tracks':>7} | {'all frames: median':>18}{'p99':>8}{'max':>8}{'>0.01':>7}{'>1px':>6} | "
           f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10} | "
@@ -690,7 +691,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jitter-eps", default="0.001",
                    help="--jitter: query shift(s) in px, comma-separated (0.05: larger than the query lattice step)")
     p.add_argument("--jitter-dir", default="1:1",
-                   help="--jitter: direction(s) dx:dy of the shift (times --jitter-eps), comma-separated, e.g. 1:1,-1:0.4")
+                   help="--jitter: direction(s) dx:dy of the shift (times --jitter-eps), comma-separated, "
+                   "e.g. 1:1,-1:0.4")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the visibility models (ray-cast calibration clips + realblur 165; use --modes first)")
     p.add_argument("--realblur-share", type=float, default=0.2, help="--calibrate: weight of the realblur clip")

@@ -718,7 +718,9 @@ def test_edge_band_keeps_fewer_confident_tracks_moving_under_a_small_query_chang
     q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)
     counts = {}
     for band in (1.0, 2.0):
-        run = lambda pts: BuiltinTracker(queries=np.c_[np.full(len(pts), 8), pts], edge_band=band)(video)  # noqa: E731,B023
+        def run(pts: np.ndarray, band: float = band) -> Tracks:
+            return BuiltinTracker(queries=np.c_[np.full(len(pts), 8), pts], edge_band=band)(video)
+
         a = run(q)
         n = 0
         for sign in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
