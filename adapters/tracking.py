@@ -132,6 +132,13 @@ class TrackerConfig:
     """Try to find occluded points again in later frames (against the query-frame patch)."""
     neighbours: int = 8
     """Nearby points whose motion carries an occluded point."""
+    carry_pool: int = 0
+    """Candidates (nearest visible points) the carrying ``neighbours`` are chosen from
+    (0 = 12 x ``neighbours``). ``neighbours=24, carry_pool=96`` (the pool of the default 8):
+    a median over more neighbours moves less when one neighbour's track changes (t13h, 0.05 px
+    query shift: visible tracks moved > 1 px dog/juggle/blocks/realblur 165/249 11.3/8.2/6.2/
+    25.0/20.5 -> 7.6/5.9/5.0/25.9/15.1 %), ray-cast Brier 0.0621 -> 0.0581, realblur 0.088 ->
+    0.076, but a confident 0.001 px mover returns (juggle, 53 px): not the default."""
     carry_anchor: bool = True
     """Carry an occluded point from where it was last verified against its query patch (by its
     neighbours' displacement since then), not frame to frame from its last position: a carried
@@ -155,6 +162,21 @@ class TrackerConfig:
     """How many second runs (queries moved by ``stability_offset`` along x, then along y): a hard
     decision that a sub-pixel change flips is caught by one run in about half the cases (1: the
     behaviour before)."""
+    edge_band: float = 1.0
+    """With ``visibility='calibrated'``: a check decided near its threshold puts the point in
+    doubt (confidence at most ``doubt_cap``) where its other outcome would put the point more than
+    ``max_spread`` away: the verification against the query patch (score = max(fb /
+    ``fb_threshold``, residual / ``residual_threshold``, correction / its limit), < 1 passes, in
+    (1 / edge_band, edge_band)), for either window, and the frame-to-frame chain check (chained
+    vs carried). The doubt lasts until the large window verifies the point clear of the edge.
+    1 = off (the default). Unlike the stability runs it needs no second run (CPU 0.98x, noise)
+    and catches decisions whose other outcome no neighbouring lattice point showed; it cannot
+    catch a chaotic LK solve far from any threshold. 2 (t13h, under load; ``--jitter
+    --jitter-eps 0.05``, dog/juggle/blocks/realblur 165/249): tracks confident in both runs and
+    moved > 1 px 1.0/0.9/0.2/2.4/2.6 -> 0.3/0.2/0.0/1.6/0.3 % (shift 1:1; -1:0.4 0.5/0.7/0.3/
+    1.2/0.7 -> 0.0/0.0/0.0/1.0/0.2 %), positions unchanged, but the capped samples are 93 %
+    within 4 px of the flow pseudo-truth: realblur Brier 0.088 -> 0.109 (ray-cast 0.0621 ->
+    0.0629): not the default."""
     claimed_runs: int = 1
     """Stability runs for a track run again only because its carried (lost) positions are
     called visible (no hard decision steered it): 1 = the x run only (default), 2 = as many as
@@ -239,6 +261,8 @@ class TrackerConfig:
             raise InputError(f"doubt_cap: must be in (0, 0.5), got {self.doubt_cap}")
         if not 0.0 < self.visible_threshold < 1.0:
             raise InputError(f"visible_threshold: must be in (0, 1), got {self.visible_threshold}")
+        if not self.edge_band >= 1.0:
+            raise InputError(f"edge_band: must be >= 1 (1 = off), got {self.edge_band}")
         if int(self.claimed_runs) not in (1, 2):
             raise InputError(f"claimed_runs: must be 1 or 2, got {self.claimed_runs}")
         if int(self.stability_runs) not in (1, 2):
@@ -343,6 +367,8 @@ class BuiltinTracker:
         calibrated = cfg.visibility == "calibrated"
         self.last_visible_share = None
         runs = []
+        edges = []
+        self._scale = scale
         for q in groups:
             sel = np.flatnonzero(qframe == q)
             exact = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
@@ -350,6 +376,7 @@ class BuiltinTracker:
             # rest: a query change below the lattice step leaves every decision as it was
             pts = _on_lattice(exact, int(cfg.query_grid))
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
+            edges.append(self._last_edge)
             xy[:, sel] = ((gx + (exact - pts) + 0.5) / scale - 0.5).astype(np.float32)
             feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs) if calibrated else None
             p = visibility_probability(feats) if calibrated else None
@@ -361,7 +388,7 @@ class BuiltinTracker:
             adjusted, self.last_visible_share = adapt_prior(np.concatenate([r[9] for r in runs], axis=1), use)
             at = np.cumsum([0] + [len(r[1]) for r in runs])
             runs = [r[:9] + (adjusted[:, at[i]:at[i + 1]],) for i, r in enumerate(runs)]
-        for q, sel, pts, gx, gv, gc, gs, gw, feats, p in runs:
+        for (q, sel, pts, gx, gv, gc, gs, gw, feats, p), edge in zip(runs, edges):
             # a carried (lost) position that the model calls visible is a claim on a position no
             # patch fixed: such tracks are run again too
             claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0) if calibrated else None
@@ -383,6 +410,8 @@ class BuiltinTracker:
                     c = np.where(flipped, np.minimum(c, 0.45), c)
                 c = np.where(gs == LOST, np.minimum(c, float(cfg.carried_cap)), c)
                 doubt = in_doubt(gs == LOST, carried, found, cfg.max_spread)
+                if cfg.edge_band > 1:
+                    doubt |= edge
                 conf[:, sel] = np.where(doubt | unstable, np.minimum(c, float(cfg.doubt_cap)), c)
                 evidence["p"][:, sel], evidence["flipped"][:, sel] = p, flipped
                 evidence["carried"][:, sel], evidence["unstable"][:, sel] = carried, unstable
@@ -531,25 +560,43 @@ class BuiltinTracker:
                        pts[:, 1].astype(np.float32).reshape(-1, 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return pts + np.concatenate([fx, fy], axis=1)
 
-    def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray
+    def _verify(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, lim: float | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Refine ``guess`` in frame t against the query patch at ``ref`` in frame q and check it
         by tracking back -> (position, passed, confidence, passed by the small window only).
         Points that fail are tried once more with a window of ``small_win`` (near an occlusion
-        boundary a smaller patch stays on the point's own surface)."""
+        boundary a smaller patch stays on the point's own surface). A refined position farther
+        than ``lim`` from ``guess`` fails too.
+
+        Also sets ``self._edge`` (n,) bool: the decision was taken near a threshold (``edge_band``)
+        and its alternative (the other window's position, or ``guess`` where both fail) lies more
+        than ``max_spread`` away, so a small change of the query could move the point that far."""
         cfg = self.config
-        pos, passed, conf = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win))
+        pos, passed, conf, sc = self._verify_win(pyr, q, t, ref, guess, int(cfg.refine_win), lim)
         small = int(cfg.small_win)
         f = np.flatnonzero(~passed)
         by_small = np.zeros(len(passed), bool)
+        band = float(cfg.edge_band)
+        far = float(cfg.max_spread) * getattr(self, "_scale", 1.0)
+        pos_l = pos.copy()
+        alt = np.where((sc < 1.0)[:, None], guess, pos_l)  # the large window's other outcome
+        near = (sc > 1.0 / band) & (sc < band)
         if small and small < int(cfg.refine_win) and len(f):
-            p2, ok2, c2 = self._verify_win(pyr, q, t, ref[f], guess[f], small)
+            p2, ok2, c2, sc2 = self._verify_win(pyr, q, t, ref[f], guess[f], small, lim)
             pos[f[ok2]], passed[f[ok2]], conf[f[ok2]] = p2[ok2], True, c2[ok2]
             by_small[f[ok2]] = True
+        if lim is not None:
+            passed &= np.linalg.norm(pos - guess, axis=1) < lim
+        final = np.where(passed[:, None], pos, guess)
+        edge = near & (np.linalg.norm(alt - final, axis=1) > far)
+        if small and small < int(cfg.refine_win) and len(f):
+            alt_s = np.where((sc2 < 1.0)[:, None], guess[f], p2)
+            edge[f] |= (sc2 > 1.0 / band) & (sc2 < band) & (np.linalg.norm(alt_s - final[f], axis=1) > far)
+        self._edge = edge
         return pos, passed, conf, by_small
 
-    def _verify_win(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, win: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _verify_win(self, pyr: _Frames, q: int, t: int, ref: np.ndarray, guess: np.ndarray, win: int,
+                    lim: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         lv = int(cfg.refine_levels)
         pos, ok, res = self._lk(pyr, q, t, ref, guess, lv, win)
@@ -557,10 +604,15 @@ class BuiltinTracker:
         fb = np.linalg.norm(back - ref, axis=1)
         h, w = pyr.grey(t).shape
         inside = (pos[:, 0] >= -0.5) & (pos[:, 0] < w - 0.5) & (pos[:, 1] >= -0.5) & (pos[:, 1] < h - 0.5)
-        passed = ok & ok_b & inside & (fb < cfg.fb_threshold) & (res < cfg.residual_threshold)
+        # how far each check is from its threshold (< 1: passes)
+        score = np.maximum(fb / cfg.fb_threshold, res / cfg.residual_threshold)
+        score = np.where(ok & ok_b & inside & np.isfinite(score), score, np.inf)
+        passed = score < 1.0
+        if lim is not None:  # the caller's distance check (applied after both windows)
+            score = np.maximum(score, np.linalg.norm(pos - guess, axis=1) / lim)
         conf = np.exp(-np.log(2) * ((fb / cfg.fb_threshold) ** 2 + (res / cfg.residual_threshold) ** 2))
         conf = np.where(ok & ok_b & inside, conf, 0.0)
-        return pos, passed, conf
+        return pos, passed, conf, score
 
     @staticmethod
     def _patch_residual(pyr: _Frames, q: int, t: int, ref: np.ndarray, pos: np.ndarray, win: int
@@ -613,7 +665,7 @@ class BuiltinTracker:
         support = np.flatnonzero(vis[a] & vis[t])
         if len(support) == 0 or len(lost) == 0:
             return None
-        k = min(len(support), 12 * int(self.config.neighbours))
+        k = min(len(support), int(self.config.carry_pool) or 12 * int(self.config.neighbours))
         tree = cKDTree(xy[q, support])
         _, nb = tree.query(xy[q, lost], k=k)
         nb = support[np.asarray(nb).reshape(len(lost), k)]
@@ -630,7 +682,7 @@ class BuiltinTracker:
         return xy[a, lost] + np.median(step, axis=1)
 
     def _step(self, pyr: _Frames, q: int, t: int, prev: int, a: np.ndarray, ref: np.ndarray, xy: np.ndarray,
-              vis: np.ndarray, conf: np.ndarray, state: np.ndarray, small: np.ndarray) -> None:
+              vis: np.ndarray, conf: np.ndarray, state: np.ndarray, small: np.ndarray, edge: np.ndarray) -> None:
         """Points ``a`` (visible at ``prev``) into frame t: a frame-to-frame guess, checked
         forward-backward from scratch (no initial flow, so a point that slid along an edge does
         not pass); then refined and checked against the query patch."""
@@ -644,12 +696,19 @@ class BuiltinTracker:
         back, ok_b, _ = self._lk(pyr, t, prev, g, None)
         fb_c = np.linalg.norm(back - p_prev, axis=1)
         chain_ok = ok_f & ok_b & (fb_c < cfg.fb_threshold) & (res_f < cfg.residual_threshold)
+        # the chain check at its threshold's edge: its other outcome (carried instead of chained
+        # on, or the reverse) is compared once the carried positions are known
+        band = float(cfg.edge_band)
+        with np.errstate(invalid="ignore"):
+            s_c = np.where(ok_f & ok_b, np.maximum(fb_c / cfg.fb_threshold, res_f / cfg.residual_threshold), np.inf)
+        near_c = (s_c > 1.0 / band) & (s_c < band) & np.isfinite(s_c)
+        self._chain_edge = (a[near_c], g[near_c])
         sel = np.flatnonzero(chain_ok)
         if not len(sel):
             return
         A, G = a[sel], g[sel]
-        pos, passed, c, by_small = self._verify(pyr, q, t, ref[A], G)
-        passed &= np.linalg.norm(pos - G, axis=1) < cfg.refine_win / 2
+        pos, passed, c, by_small = self._verify(pyr, q, t, ref[A], G, cfg.refine_win / 2)
+        edge[t, A] |= self._edge
         st = np.where(passed, VERIFIED, LOST).astype(np.int8)
         if cfg.chain_check and prev != q:
             fall = ~passed
@@ -676,6 +735,7 @@ class BuiltinTracker:
         conf = np.zeros((T, n))
         state = np.full((T, n), LOST, np.int8)
         small = np.zeros((T, n), bool)
+        edge = np.zeros((T, n), bool)
         xy[q], vis[q], conf[q], state[q] = ref, True, 1.0, QUERY
         pyr.pinned = {q}
         for d in (1, -1):
@@ -686,8 +746,19 @@ class BuiltinTracker:
                 was = vis[prev]
                 a = np.flatnonzero(was)
                 if len(a):
-                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf, state, small)
+                    self._step(pyr, q, t, prev, a, ref, xy, vis, conf, state, small, edge)
                 lost = np.flatnonzero(~vis[t])
+                ce, cg = self._chain_edge if len(a) else (np.zeros(0, int), np.zeros((0, 2)))
+                self._chain_edge = (np.zeros(0, int), np.zeros((0, 2)))
+                if len(ce) and cfg.edge_band > 1 and len(lost) < n:
+                    # where the chain check decided at its edge: the other outcome's position
+                    alt = self._carry(xy, vis, q, t, prev, ce, last_seen,
+                                      anchor if cfg.carry_anchor else None)
+                    chained = vis[t, ce]
+                    other = np.where(chained[:, None], alt, cg)
+                    here = np.where(chained[:, None], xy[t, ce], alt)
+                    far = float(cfg.max_spread) * getattr(self, "_scale", 1.0)
+                    edge[t, ce] |= np.linalg.norm(other - here, axis=1) > far
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
                     xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen,
@@ -696,8 +767,8 @@ class BuiltinTracker:
                     if retry_where is not None:
                         retry = retry[retry_where[t, retry]]
                     if len(retry):
-                        pos, passed, c, by_small = self._verify(pyr, q, t, ref[retry], xy[t, retry])
-                        passed &= np.linalg.norm(pos - xy[t, retry], axis=1) < cfg.refine_win
+                        pos, passed, c, by_small = self._verify(pyr, q, t, ref[retry], xy[t, retry], cfg.refine_win)
+                        edge[t, retry] |= self._edge
                         xy[t, retry[passed]] = pos[passed]
                         vis[t, retry] = passed
                         conf[t, retry] = c
@@ -715,4 +786,11 @@ class BuiltinTracker:
                             state[t, f[seen]] = MATCHED
                 last_seen = np.where(vis[t], t, last_seen)
                 anchor = np.where(state[t] == VERIFIED, t, anchor)
+        # a decision taken at a threshold's edge keeps its alternative's offset until the point
+        # is verified by the large window clear of the edge (chained steps carry it on)
+        for d in (1, -1):
+            for t in range(q + 2 * d, T if d > 0 else -1, d):
+                keep = ~((state[t] == VERIFIED) & ~small[t] & ~edge[t])
+                edge[t] |= edge[t - d] & keep
+        self._last_edge = edge
         return xy, vis, conf, state, small

@@ -487,13 +487,15 @@ def real_clip(name: str, start: int, frames: int, max_side: int = 640) -> Any:
     return Video(arr, Intervals.present(len(arr)), fps=fps)
 
 
-def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side: int = 640) -> list[dict[str, Any]]:
+def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side: int = 640,
+           direction: tuple[float, float] = (1.0, 1.0)) -> list[dict[str, Any]]:
     """Move every query by ``eps`` px (x and y) and measure how far the tracks move: per track,
     the largest change over all frames, and over the frames where both runs call it visible."""
     from blur4d.adapters.tracking import BuiltinTracker, grid_points
 
     rows = []
-    print(f"jitter: every query moved by {eps:g} px in x and y (a change of {eps * 2 ** 0.5:.4f} px); per track the "
+    print(f"jitter: every query moved by {eps:g} px times {direction} (a change of "
+          f"{eps * np.hypot(*direction):.4f} px); per track the "
           "largest change of its position over the frames")
     print(f"{'clip':<26}{'tracks':>7} | {'all frames: median':>18}{'p99':>8}{'max':>8}{'>0.01':>7}{'>1px':>6} | "
           f"{'visible in both: p99':>20}{'max':>8}{'>0.01':>7}{'>1px':>6} |{'vis flips':>10} | "
@@ -507,7 +509,7 @@ def jitter(options: dict[str, Any], grid: int = 24, eps: float = 1e-3, max_side:
         q = grid_points(video.width, video.height, grid).astype(np.float64)
         q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)  # off the integer grid
         a = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q], **options)(video)
-        b = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q + eps], **options)(video)
+        b = BuiltinTracker(queries=np.c_[np.full(len(q), qf), q + eps * np.asarray(direction)], **options)(video)
         d = np.linalg.norm(b.xy.astype(np.float64) - a.xy, axis=-1)
         d[qf] = 0.0
         per = d.max(axis=0)
@@ -688,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jitter", action="store_true", help="only the query-jitter stability on real videos")
     p.add_argument("--jitter-eps", default="0.001",
                    help="--jitter: query shift(s) in px, comma-separated (0.05: larger than the query lattice step)")
+    p.add_argument("--jitter-dir", default="1:1",
+                   help="--jitter: direction(s) dx:dy of the shift (times --jitter-eps), comma-separated, "
+                   "e.g. 1:1,-1:0.4")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the visibility models (ray-cast calibration clips + realblur 165; use --modes first)")
     p.add_argument("--realblur-share", type=float, default=0.2, help="--calibrate: weight of the realblur clip")
@@ -705,7 +710,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.jitter:
         for eps in args.jitter_eps.split(","):
-            jitter(options, eps=float(eps))
+            for dxy in args.jitter_dir.split(","):
+                jitter(options, eps=float(eps), direction=tuple(float(v) for v in dxy.split(":")))
         return 0
     if args.stability_cost:
         stability_cost(args.repeats, options)

@@ -674,3 +674,60 @@ def test_drifting_flat_points_stay_visible_and_covered_ones_do_not():
     assert oa > always + 0.02, (oa, always, (~tracks.visible)[m & ~gv].mean())
     err = np.linalg.norm(tracks.xy - gt, axis=-1)
     assert np.median(err[m & gv]) < 1.0
+
+
+def test_a_check_decided_at_its_threshold_with_a_far_alternative_is_at_the_edge():
+    """``edge_band``: a verification that passed or failed within a factor of its threshold,
+    and whose other outcome (the guess, or the refined position) lies more than ``max_spread``
+    away, marks the point (a sub-pixel query change could flip it and move the point that far);
+    a clear pass or fail, or a near one whose alternative is close, does not."""
+    tracker = BuiltinTracker(edge_band=2.0, small_win=0)
+    guess = np.zeros((5, 2))
+    # refined positions and check scores (< 1 passes): narrow pass 3 px away, clear pass 3 px
+    # away, narrow pass 0.3 px away, narrow fail 3 px away, clear fail 3 px away
+    pos = np.array([[3.0, 0], [3, 0], [0.3, 0], [3, 0], [3, 0]])
+    score = np.array([0.8, 0.2, 0.8, 1.3, 5.0])
+
+    def verify_win(pyr, q, t, ref, g, win, lim=None):
+        return pos.copy(), score < 1, np.ones(len(g)), score
+
+    tracker._verify_win = verify_win
+    out, passed, _, _ = tracker._verify(None, 0, 1, guess, guess)
+    assert passed.tolist() == [True, True, True, False, False]
+    assert tracker._edge.tolist() == [True, False, False, True, False]
+    off = BuiltinTracker(small_win=0)  # edge_band=1 (the default): off
+    off._verify_win = verify_win
+    off._verify(None, 0, 1, guess, guess)
+    assert not off._edge.any()
+    with pytest.raises(InputError):
+        BuiltinTracker(edge_band=0.5)
+
+
+def test_edge_band_keeps_fewer_confident_tracks_moving_under_a_small_query_change(shared_data):
+    """Queries moved by 0.05 px (four diagonal directions, across the 1/16 px lattice) on the
+    running dog (320x180, 16 frames, 144 queries): tracks that both runs call visible with
+    confidence >= 0.5 and that move by over a pixel: 7 without ``edge_band``, 3 with 2 (t13h)."""
+    from blur4d.media import read_frames
+
+    path = shared_data / "video" / "sam2_gallery" / "01_dog.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    frames, fps = read_frames(path, max_frames=20)
+    video = Video(frames[4:20, ::4, ::4].copy(), Intervals.present(16), fps=fps)
+    q = grid_points(video.width, video.height, 12).astype(np.float64)
+    q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)
+    counts = {}
+    for band in (1.0, 2.0):
+        def run(pts: np.ndarray, band: float = band) -> Tracks:
+            return BuiltinTracker(queries=np.c_[np.full(len(pts), 8), pts], edge_band=band)(video)
+
+        a = run(q)
+        n = 0
+        for sign in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
+            b = run(q + 0.05 * np.array(sign))
+            d = np.linalg.norm(b.xy.astype(np.float64) - a.xy, axis=-1)
+            sure = a.visible & b.visible & (a.confidence >= 0.5) & (b.confidence >= 0.5)
+            n += int((np.where(sure, d, 0).max(0) > 1).sum())
+        counts[band] = n
+    assert counts[2.0] < counts[1.0], counts
+    assert counts[2.0] <= 4, counts
