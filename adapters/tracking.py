@@ -130,15 +130,16 @@ class TrackerConfig:
     match anywhere)."""
     reacquire: bool = True
     """Try to find occluded points again in later frames (against the query-frame patch)."""
-    neighbours: int = 8
-    """Nearby points whose motion carries an occluded point."""
-    carry_pool: int = 0
+    neighbours: int = 24
+    """Nearby points whose motion carries an occluded point (8 before t13h)."""
+    carry_pool: int = 96
     """Candidates (nearest visible points) the carrying ``neighbours`` are chosen from
-    (0 = 12 x ``neighbours``). ``neighbours=24, carry_pool=96`` (the pool of the default 8):
+    (0 = 12 x ``neighbours``). ``neighbours=24, carry_pool=96`` (the pool of the old default 8):
     a median over more neighbours moves less when one neighbour's track changes (t13h, 0.05 px
     query shift: visible tracks moved > 1 px dog/juggle/blocks/realblur 165/249 11.3/8.2/6.2/
     25.0/20.5 -> 7.6/5.9/5.0/25.9/15.1 %), ray-cast Brier 0.0621 -> 0.0581, realblur 0.088 ->
-    0.076, but a confident 0.001 px mover returns (juggle, 53 px): not the default."""
+    0.076; alone it lets a confident 0.001 px mover back (juggle, 53 px), hence the default
+    together with ``edge_band=1.5``."""
     carry_anchor: bool = True
     """Carry an occluded point from where it was last verified against its query patch (by its
     neighbours' displacement since then), not frame to frame from its last position: a carried
@@ -162,21 +163,27 @@ class TrackerConfig:
     """How many second runs (queries moved by ``stability_offset`` along x, then along y): a hard
     decision that a sub-pixel change flips is caught by one run in about half the cases (1: the
     behaviour before)."""
-    edge_band: float = 1.0
+    edge_band: float = 1.5
     """With ``visibility='calibrated'``: a check decided near its threshold puts the point in
     doubt (confidence at most ``doubt_cap``) where its other outcome would put the point more than
     ``max_spread`` away: the verification against the query patch (score = max(fb /
     ``fb_threshold``, residual / ``residual_threshold``, correction / its limit), < 1 passes, in
     (1 / edge_band, edge_band)), for either window, and the frame-to-frame chain check (chained
     vs carried). The doubt lasts until the large window verifies the point clear of the edge.
-    1 = off (the default). Unlike the stability runs it needs no second run (CPU 0.98x, noise)
+    1 = off. Unlike the stability runs it needs no second run (CPU 0.98x, noise)
     and catches decisions whose other outcome no neighbouring lattice point showed; it cannot
     catch a chaotic LK solve far from any threshold. 2 (t13h, under load; ``--jitter
     --jitter-eps 0.05``, dog/juggle/blocks/realblur 165/249): tracks confident in both runs and
     moved > 1 px 1.0/0.9/0.2/2.4/2.6 -> 0.3/0.2/0.0/1.6/0.3 % (shift 1:1; -1:0.4 0.5/0.7/0.3/
     1.2/0.7 -> 0.0/0.0/0.0/1.0/0.2 %), positions unchanged, but the capped samples are 93 %
     within 4 px of the flow pseudo-truth: realblur Brier 0.088 -> 0.109 (ray-cast 0.0621 ->
-    0.0629): not the default."""
+    0.0629). The default, 1.5 with ``neighbours=24, carry_pool=96`` (t13h, same clips): confident
+    movers at 0.05 px 1.0/0.9/0.2/2.4/2.6 -> 0.2/0.5/0.0/1.7/1.0 % (1:1), 0.5/0.7/0.3/1.2/0.7 ->
+    0.2/0.0/0.0/1.2/0.7 % (-1:0.4); at 0.001 px 0 % on all along both directions (main: 0.2 % on
+    249 along -1:0.4); visible movers at 0.05 px 11.3/8.2/6.2/25.0/20.5 -> 7.6/5.9/5.0/25.9/15.1 %;
+    ray-cast 'first' delta/OA/AJ sharp 0.903/0.912/0.801 -> 0.901/0.911/0.797, blur 0.860/0.887/
+    0.738 -> 0.861/0.886/0.738, Brier 0.0621 -> 0.0587; realblur OA within 0.001, pooled Brier
+    0.0883 -> 0.0890. Chosen on the jitter clips themselves (not held out)."""
     claimed_runs: int = 1
     """Stability runs for a track run again only because its carried (lost) positions are
     called visible (no hard decision steered it): 1 = the x run only (default), 2 = as many as
