@@ -182,3 +182,21 @@ def test_progress_displays_start_once_when_stages_report_from_several_threads(mo
         tasks = {t.description: t.completed for t in bar._progress.tasks}
     assert errors == [] and len(started) == 1
     assert tasks == {f"stage{k}": 3 for k in range(6)}
+
+
+def test_startup_time_is_the_commands_not_an_older_shells(monkeypatch):
+    """``bash -c 'a && b && blur4d ...'`` execs blur4d in the shell's own process, whose start time
+    /proc keeps: run.json's 'startup' then counted the earlier commands (98 s for a 10 s run)."""
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("needs /proc")
+    probe = f"{sys.executable} -c 'from blur4d.progress import process_age; print(process_age())'"
+    out = subprocess.run(["bash", "-c", f"sleep 3 && {probe}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) < 2.5, out.stdout  # the process itself is > 3 s old
+    fresh = subprocess.run(["bash", "-c", f"{probe}; true"], capture_output=True, text=True, timeout=120)
+    assert 0.0 < float(fresh.stdout) < 60.0  # a process of its own: its age, interpreter start included
+
+    from blur4d import progress
+
+    monkeypatch.setattr(progress, "_proc_age", lambda: None)
+    assert 0.0 <= progress.process_age() < 3600.0
