@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-
-IMPORTED_AT = time.perf_counter()
-"""When blur4d was first imported (``time.perf_counter``): the start of a command's own work, for
-:func:`blur4d.progress.process_age` when the process is older than the command."""
 
 # OpenBLAS threads busy-wait: blur4d's linear algebra is many small products (bundle adjustment's
 # 3x3 / 6x6 blocks, per-frame projections), where a second BLAS thread only spins against the

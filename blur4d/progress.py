@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any, Callable, Protocol
 
 
@@ -107,6 +108,8 @@ def iterate(items: Any, stage: str, progress: Progress, total: int | None = None
 ProgressFn = Callable[[str, int, int], None]
 
 
+_IMPORTED_AT = time.perf_counter()  # ``import blur4d`` loads this module: the command's own start
+
 _LATE_IMPORT_S = 2.0
 """More than this between the process's start and blur4d's import means the process is older than
 the command (a shell's last command is exec'd in the shell's own process, keeping its start time)."""
@@ -132,11 +135,7 @@ def process_age() -> float | None:
     a fresh clone's first run reported 98 s of 'startup' for a 10 s command), the seconds since
     blur4d's import. None where neither is known. The CLI records it so run.json accounts for the
     whole command."""
-    import time
-
-    from . import IMPORTED_AT
-
-    since_import = time.perf_counter() - IMPORTED_AT
+    since_import = time.perf_counter() - _IMPORTED_AT
     age = _proc_age()
     if age is None or age - since_import > _LATE_IMPORT_S:
         return since_import
