@@ -133,8 +133,8 @@ def process_age() -> float | None:
     /proc on Linux, or, where the process started well before blur4d was imported (``bash -c 'a && b &&
     blur4d ...'`` execs its last command in the shell's process, which keeps the shell's start time:
     a fresh clone's first run reported 98 s of 'startup' for a 10 s command), the seconds since
-    blur4d's import. None where neither is known. The CLI records it so run.json accounts for the
-    whole command."""
+    blur4d's import (interpreter start not counted then). The CLI records it so run.json accounts
+    for the whole command."""
     since_import = time.perf_counter() - _IMPORTED_AT
     age = _proc_age()
     if age is None or age - since_import > _LATE_IMPORT_S:
