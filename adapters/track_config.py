@@ -87,7 +87,7 @@ class TrackerConfig:
     decision that a sub-pixel change flips is caught by one run in about half the cases (1: the
     behaviour before)."""
     edge_band: float = 1.5
-    """With ``visibility='calibrated'``: a check decided near its threshold puts the point in
+    """With ``visibility='calibrated'`` and without the blend (``query_cell`` = 0; see ``edge_doubt``): a check decided near its threshold puts the point in
     doubt (confidence at most ``doubt_cap``) where its other outcome would put the point more than
     ``max_spread`` away: the verification against the query patch (score = max(fb /
     ``fb_threshold``, residual / ``residual_threshold``, correction / its limit), < 1 passes, in
@@ -164,11 +164,34 @@ class TrackerConfig:
     and the confidence cap answer those. 8 (with ``stability_offset`` 0.05): 0.2 / 0.9 / 0.2 /
     0.2 / 0.5 %, but with 0.05 px changes more confident tracks moved (2.3 / 1.6 / 1.4 / 5.9 /
     4.0 % vs 0.7 / 0.7 / 0.2 / 3.3 / 2.3 %; t13g, under load)."""
+    query_cell: float = 1.0
+    """Track each query as the blend of the tracks from the three corners of its triangle on a
+    lattice of this many pixels (at the tracking size; barycentric weights, 0 = off: the
+    nearest point of the ``query_grid`` lattice and ``stability_offset`` runs instead). A track
+    is then a continuous function of its query: moving the query by e moves it by at most about
+    2 e / query_cell times the corners' disagreement, which caps the confidence (``max_spread``)."""
+    doubt_shift: float = 0.125
+    """With ``query_cell``: a confidence >= 0.5 promises that moving the query by up to this
+    many pixels (|dx| + |dy|) moves the track by at most ``max_spread`` beyond the move itself:
+    the confidence is at most ``doubt_cap`` where the corners disagree by more than
+    max_spread * query_cell / doubt_shift (8 px by default). 0.1 (10 px) let tracks whose
+    corners parted by just under 10 px move by 1.02-1.05 px for a 0.05 px (1:1) query change
+    (0.2 % of confident tracks on the realblur clips of ``benchmarks/tracking.py --jitter``)."""
+    support_grid: int = 24
+    """With ``query_cell``: lost points are carried by the tracks of a fixed grid of helper
+    points (this many along the frame's long side) instead of by the other queries' tracks, so
+    a track depends on its own query only (0 = the queries carry each other)."""
     visibility: str = "calibrated"
     """'calibrated': ``visible`` is p(visible) >= 0.5 from a model calibrated on independently
     rendered scenes and ``confidence`` is that probability (see
     :mod:`blur4d.adapters.track_visibility`); 'thresholds': the tracker's own pass/fail decisions
     and internal score (the behaviour before calibration)."""
+
+    @property
+    def edge_doubt(self) -> bool:
+        """Whether a decision at a check's edge puts the point in doubt (``edge_band``): only
+        without the blend (``query_cell``), under which no decision can make a track jump."""
+        return self.edge_band > 1 and not self.query_cell > 0
 
     def __post_init__(self) -> None:
         if self.visibility not in ("calibrated", "thresholds"):
@@ -199,6 +222,10 @@ class TrackerConfig:
             raise InputError(f"stability_runs: must be 1 or 2, got {self.stability_runs}")
         if not self.stability_offset >= 0 or not self.max_spread > 0:
             raise InputError("stability_offset must be >= 0 and max_spread > 0")
+        if not self.doubt_shift > 0:
+            raise InputError(f"doubt_shift: must be > 0, got {self.doubt_shift}")
+        if not self.query_cell >= 0:
+            raise InputError(f"query_cell: must be >= 0 (0 = off), got {self.query_cell}")
         if int(self.query_grid) < 0:
             raise InputError(f"query_grid: must be >= 0, got {self.query_grid}")
         if int(self.max_side) < 0:

@@ -42,8 +42,8 @@ FEATURES = ("bias", "score", "chained", "matched", "lost", "ncc11", "ncc5", "dif
             "border", "ncc21", "contrast", "lost_texture", "lost_ncc21", "lost_contrast", "gain", "lost_gain")
 """Names of the model's inputs, in order."""
 
-COEF = np.array([1.8432, 1.7874, -1.2367, -0.0359, -1.1132, 0.4127, 1.1079, 0.1196, 0.5433, -1.0088, 0.2754, 2.1304,
-                 0.8088, -0.1532, -0.9335, 0.1669, 0.0090, -0.6026, -0.3624])
+COEF = np.array([1.5125, 1.6916, -1.0861, 0.0699, -1.2322, 0.3359, 1.1693, 0.1130, 0.5421, -0.9945, 0.3521, 2.6341,
+                 0.7606, -0.1299, -1.0879, 0.2214, 0.0180, -0.5251, -0.3857])
 """Logistic weights for :data:`FEATURES`, fitted (maximum likelihood) by ``python benchmarks/tracking.py
 --calibrate --modes first --realblur-share 0.1`` on the ray-cast calibration seeds (196 k samples) and
 the realblur clip 165 against its flow pseudo-truth (6.9 k samples, 10 % of the weight: real footage
@@ -51,23 +51,27 @@ has flat patches that the tracker loses while they stay in view; ``ncc21``, ``co
 products with ``lost`` tell those from covered points; ``gain`` and ``lost_gain``, the contrast a
 patch GAINED over its query patch, tell a textured occluder on a flat point from drift: blur,
 lighting and deformation keep or lower a patch's contrast, while ``contrast`` is the absolute change
-and mixed both). Never fitted on the evaluation seeds or on realblur 249."""
+and mixed both). Never fitted on the evaluation seeds or on realblur 249. Refit (t13j) on the
+blended tracks of the default ``query_cell``: the state features are then the corners' weighted
+shares and the patch features are read at the blended position; with ``query_cell=0`` (one run
+per query) the models are used as they are, not refitted for that path."""
 
 TRAIN_VISIBLE = 0.803
 """Weighted visible share of the calibration samples (the prior :func:`adapt_prior` starts from)."""
 
 POSITION_FEATURES = FEATURES + ("spread", "flipped")
-"""Inputs of the position model: :data:`FEATURES`, how far (log1p of input pixels) a second run
-from a query moved by a fraction of a pixel put the point (0 where it was not run), and whether
-such a run found the point another way (a flipped decision) from that frame on."""
+"""Inputs of the position model: :data:`FEATURES`, how far (log1p of input pixels) the runs of a
+track part (the blended corners' displacements, pairwise; with ``query_cell=0`` a second run from
+a query moved by a fraction of a pixel, 0 where it was not run), and whether such a run found the
+point another way (a flipped decision) from that frame on."""
 
-COEF_POSITION: np.ndarray | None = np.array([0.4925, 1.1060, -1.1858, -0.2636, -0.5067, 0.2472, 1.7242, 0.1311, 0.0581,
-                                              -0.3800, -0.1205, 1.9723, 1.0382, 0.0461, -0.7458, 0.4952, -0.3838,
-                                              -0.6661, -0.2893, -0.2619, -0.3838])
+COEF_POSITION: np.ndarray | None = np.array([0.5936, 1.5219, -1.2181, -0.0947, -0.7448, 0.2437, 1.6436, 0.1362,
+                                             0.1983, -0.4343, -0.1674, 2.1427, 0.9319, 0.0136, -0.7774, 0.6548,
+                                             -0.3701, -0.5651, -0.3412, -0.6789, 0.3915])
 """Logistic weights for :data:`POSITION_FEATURES`: p(visible and within 4 px at 256x256), fitted with
 :data:`COEF` on the same samples. ``Tracks.confidence`` is min(this, p(visible)), at most
-``doubt_cap`` (0.45) where :func:`in_doubt` (a sub-pixel query change could move the position by a
-pixel)."""
+``doubt_cap`` (0.45) where a sub-pixel query change could move the position by a pixel (the
+corners part by more than 8 px; with ``query_cell=0``, :func:`in_doubt`)."""
 
 
 def _patches(grey: np.ndarray, centres: np.ndarray, win: int) -> np.ndarray:
@@ -75,14 +79,23 @@ def _patches(grey: np.ndarray, centres: np.ndarray, win: int) -> np.ndarray:
     import cv2
 
     r = (win - 1) / 2
-    o = np.stack(np.meshgrid(np.linspace(-r, r, win), np.linspace(-r, r, win)), -1).reshape(1, -1, 2)
+    o = np.stack(np.meshgrid(np.linspace(-r, r, win), np.linspace(-r, r, win)), -1).reshape(1, -1, 2).astype(np.float32)
     img = grey.astype(np.float32)
+    c32 = np.asarray(centres, np.float32)
     out = np.empty((len(centres), win * win), np.float32)
     for s in range(0, len(centres), 30000):  # remap maps are limited to 32767 rows
-        p = (centres[s:s + 30000, None, :] + o).astype(np.float32)
+        p = c32[s:s + 30000, None, :] + o  # float32 throughout (a float64 sum cost 3x the remap)
         out[s:s + 30000] = cv2.remap(img, p[..., 0], p[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                      borderValue=np.nan)
     return out
+
+
+def _nested_patches(grey: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 11, 5 and 21 px :func:`_patches` around ``centres``, from one 21 x 21 sampling (the
+    smaller windows are its central rows and columns: the same sample positions)."""
+    a21 = _patches(grey, centres, 21)
+    sq = a21.reshape(len(centres), 21, 21)
+    return sq[:, 5:16, 5:16].reshape(len(centres), -1), sq[:, 8:13, 8:13].reshape(len(centres), -1), a21
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -109,22 +122,33 @@ def _since_verified(state: np.ndarray, q: int) -> np.ndarray:
 
 
 def visibility_features(grey: Callable[[int], np.ndarray], q: int, ref: np.ndarray, xy: np.ndarray,
-                        score: np.ndarray, state: np.ndarray) -> np.ndarray:
+                        score: np.ndarray, state: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Features (T, n, len(FEATURES)) of points queried at frame ``q`` at ``ref`` (n, 2), found
     at ``xy`` (T, n, 2) with the tracker's ``score`` and ``state`` (T, n); ``grey(t)`` gives
-    frame t in the tracker's grey scale (same pixels as ``xy``)."""
-    T, n = state.shape
+    frame t in the tracker's grey scale (same pixels as ``xy``).
+
+    With ``weights`` (k, n), ``state`` is (T, k, n): the states of k runs whose positions were
+    blended into ``xy`` with those weights; the state features are blended likewise (the share
+    of the weight that was chained, lost...), the patch features are read at ``xy``."""
+    T, n = state.shape[0], state.shape[-1]
     g_q = grey(q)
     h, w = g_q.shape
-    a11, a5, a21 = _patches(g_q, ref, 11), _patches(g_q, ref, 5), _patches(g_q, ref, 21)
+    a11, a5, a21 = _nested_patches(g_q, ref)
     texture = np.log1p(np.nan_to_num(np.nanstd(a11, axis=1), nan=0.0))
     F = np.zeros((T, n, len(FEATURES)))
     F[..., 0] = 1.0
     F[..., 1] = score
-    F[..., 2] = state == CHAINED
-    F[..., 3] = state == MATCHED
-    F[..., 4] = state == LOST
-    F[..., 8] = np.log1p(_since_verified(state, q))
+    if weights is None:
+        F[..., 2] = state == CHAINED
+        F[..., 3] = state == MATCHED
+        F[..., 4] = state == LOST
+        F[..., 8] = np.log1p(_since_verified(state, q))
+    else:
+        F[..., 2] = np.einsum("kn,tkn->tn", weights, state == CHAINED)
+        F[..., 3] = np.einsum("kn,tkn->tn", weights, state == MATCHED)
+        F[..., 4] = np.einsum("kn,tkn->tn", weights, state == LOST)
+        since = np.stack([_since_verified(state[:, k], q) for k in range(state.shape[1])], axis=1)
+        F[..., 8] = np.einsum("kn,tkn->tn", weights, np.log1p(since))
     F[..., 9] = np.log1p(np.abs(np.arange(T) - q))[:, None]
     F[..., 10] = texture[None]
     for t in range(T):
@@ -133,7 +157,7 @@ def visibility_features(grey: Callable[[int], np.ndarray], q: int, ref: np.ndarr
             F[t, :, 12:14] = (1.0, 0.0)
         else:
             g = grey(t)
-            b11, b5, b21 = _patches(g, xy[t], 11), _patches(g, xy[t], 5), _patches(g, xy[t], 21)
+            b11, b5, b21 = _nested_patches(g, xy[t])
             F[t, :, 5] = _ncc(a11, b11)
             F[t, :, 6] = _ncc(a5, b5)
             d = np.abs(a5 - b5).mean(1)

@@ -27,25 +27,31 @@ the point in view, wherever the track puts it) and ``confidence`` is the calibra
 that the point is visible AND within 4 px of where the track says (at TAP-Vid's 256x256), so a
 point can be visible with a low confidence: in view, position unsure
 (:mod:`blur4d.adapters.track_visibility`; ``visibility="thresholds"`` gives the old pass/fail
-flags and internal score). Every Lucas-Kanade solve iterates to convergence, so that a sub-pixel change of
-a query moves a well-textured track by about as much (see ``benchmarks/tracking.py --jitter`` for
-what remains on weak texture). Where a hard decision steered a track (it was chained, matched,
-or lost and found again), or its carried (lost) positions are called visible, it is tracked a
-second time from a query moved by 1/16 px (the next point of the query lattice, ``query_grid``): where the two runs, both finding the point, part by
-more than ``max_spread`` (carried positions too), its confidence is below 0.5 from there on
-(a sub-pixel query change could have sent it elsewhere); it stays visible where the model says
-so (``unstable_hides`` also clears ``visible``). Two such runs (query moved along x and along y,
-in one call) are made, also for tracks verified only by the small window (one, along x, for a
-track run again only because its carried positions are called visible); their spread and
-whether either took another decision for the point (``flipped``) are inputs of the position
-model, and the confidence is at most ``doubt_cap`` (0.45) only where the runs put the point more
-than ``max_spread`` away, or a carried position more than half that (``in_doubt``): no track
-called confident moves by a pixel when its query moves by 0.001 px on the real clips of
-``--jitter``. Queries are tracked from the nearest point of a 1/16 px lattice and each
-track is moved by the rounding's rest (``query_grid``): those decisions flip chaotically under
-any input change (LK's convergence on weak texture, the neighbours' decisions through the
-carry), so a change smaller than the lattice step now changes no decision unless the query
-crosses a cell's edge.
+flags and internal score). Every Lucas-Kanade solve iterates to convergence.
+
+A query is not tracked from one point (``query_cell``, 1 px at the tracking size by default):
+the lattice of that spacing is cut into triangles and the query's track is the barycentric
+blend of the tracks from its triangle's three corners (:func:`~blur4d.adapters.track_runs.triangle`, all in one call).
+The tracker's hard decisions (verified / chained / lost, which window, LK's convergence on weak
+texture) flip chaotically under any change of its input, so a track from the exact query jumps
+when its query moves by a thousandth of a pixel; the blend is a continuous function of the
+query instead: moving it by e moves the track by at most (|e_x| + |e_y|) / query_cell times the
+corners' disagreement (plus e), whatever decisions each corner's run took. Where the corners'
+displacements part by more than ``max_spread`` * ``query_cell`` / ``doubt_shift`` (8 px), the
+confidence is at most ``doubt_cap`` (0.45): a track called confident moves by at most
+``max_spread`` (1 px) beyond the query's own move when its query moves by up to ``doubt_shift``
+(|dx| + |dy| <= 1/8 px). Lost corners are carried by a fixed grid of helper tracks
+(``support_grid``), not by the other queries, so a track depends on its own query only. The
+blended track's features (its patches where it says the point is; the corners' states and
+scores, weighted) feed the visibility and position models, with the corners' disagreement
+(``spread``) and whether they took different decisions (``flipped``).
+
+``query_cell=0`` gives the path before the blend: queries tracked from the nearest point of a
+1/16 px lattice and moved by the rounding's rest (``query_grid``), tracks that a hard decision
+steered run again from queries moved by 1/16 px along x and y (``stability_offset``,
+``stability_runs``), the confidence capped where the runs part (``in_doubt``) or a check was
+decided at its threshold's edge (``edge_band``); there a 0.05 px query change still moved
+0.2-1.7 % of the confident tracks by over a pixel on real clips.
 
 Frames whose long side exceeds ``max_side`` are tracked at a reduced size; positions are
 returned in the input's pixels (pixel centres at integer coordinates). ``method="dis"`` takes the
@@ -72,6 +78,7 @@ from blur4d.progress import NO_PROGRESS, Progress
 from blur4d.types import Provenance, Tracks, Video
 
 from .track_config import TrackerConfig
+from .track_runs import compare_runs, fragile, on_lattice, triangle
 from .track_queries import default_query_frame, grid_points, resolve_queries  # noqa: F401
 from .track_visibility import (CHAINED, LOST, MATCHED, POSITION_FEATURES, QUERY, VERIFIED, adapt_prior, in_doubt,
                                position_features, position_probability, visibility_features,
@@ -118,25 +125,6 @@ class _Frames:
                 del self._grey[victim]
             self._grey[t] = g
         return g
-
-
-def _on_lattice(pts: np.ndarray, grid: int) -> np.ndarray:
-    """``pts`` rounded to the nearest multiple of 1 / ``grid`` pixel (0: unchanged)."""
-    return np.round(pts * grid) / grid if grid > 0 else pts
-
-
-def _fragile(state: np.ndarray, found: np.ndarray, q: int, small: np.ndarray | None = None) -> np.ndarray:
-    """(n,) tracks whose course hung on a hard decision: ever only chained or re-found by a patch
-    match, verified only by the small window (``small``, (T, n): the large one failed), or lost
-    and then found again (on the same side of the query frame). A track that is verified against
-    its query patch by the large window until it is lost for good is not."""
-    weak = ((state == CHAINED) | (state == MATCHED)).any(0)
-    if small is not None:
-        weak |= small.any(0)
-    lost = state == LOST
-    fwd = lost[q:] & np.flip(np.logical_or.accumulate(np.flip(found[q:], 0), 0), 0)
-    bwd = lost[:q + 1] & np.logical_or.accumulate(found[:q + 1], 0)
-    return weak | fwd.any(0) | bwd.any(0)
 
 
 class BuiltinTracker:
@@ -188,7 +176,14 @@ class BuiltinTracker:
             exact = (qxy[sel].astype(np.float64) + 0.5) * scale - 0.5
             # track from queries on a 1/query_grid px lattice and move the whole track by the
             # rest: a query change below the lattice step leaves every decision as it was
-            pts = _on_lattice(exact, int(cfg.query_grid))
+            if cfg.query_cell > 0:
+                # the track is a blend of the tracks from the query's three lattice corners
+                b = self._blended(pyr, int(q), exact, T)
+                edges.append(b)
+                xy[:, sel] = ((b["xy"] + 0.5) / scale - 0.5).astype(np.float32)
+                runs.append((int(q), sel, None, b["xy"], b["gv"], b["gc"], b["gs"], None, b["feats"], b["p"]))
+                continue
+            pts = on_lattice(exact, int(cfg.query_grid))
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
             edges.append(self._last_edge)
             xy[:, sel] = ((gx + (exact - pts) + 0.5) / scale - 0.5).astype(np.float32)
@@ -205,26 +200,40 @@ class BuiltinTracker:
         for (q, sel, pts, gx, gv, gc, gs, gw, feats, p), edge in zip(runs, edges):
             # a carried (lost) position that the model calls visible is a claim on a position no
             # patch fixed: such tracks are run again too
-            claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0) if calibrated else None
-            found, carried, flipped = self._unstable(pyr, q, pts, T, gx, gv, gs, gw, claimed)
+            blend = edge if isinstance(edge, dict) else None
+            if blend is not None:  # blended corners: compared with each other already
+                found, carried, flipped, edge = blend["found"], blend["carried"], blend["flipped"], blend["edge"]
+            else:
+                claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0) if calibrated else None
+                found, carried, flipped = self._unstable(pyr, q, pts, T, gx, gv, gs, gw, claimed)
             found, carried = found / scale, carried / scale
-            unstable = (carried if cfg.stability_carried else found) > cfg.max_spread
+            # with the blend, a spread D moves the track by at most |change| / query_cell * D
+            limit = cfg.max_spread * (cfg.query_cell / cfg.doubt_shift if blend is not None else 1.0)
+            unstable = (carried if cfg.stability_carried else found) > limit
             if calibrated:
                 if cfg.unstable_hides:
                     p = np.where(unstable, np.minimum(p, 0.25), p)
-                feats = position_features(feats, carried, flipped)
-                features[:, sel] = feats
                 vis[:, sel] = p >= float(cfg.visible_threshold)
                 # confidence: the probability that the point is visible AND where the track says
                 # (within 4 px at TAP-Vid's 256x256), from a model that also reads the stability
                 # runs' spread and flipped decisions; below 0.5 wherever a sub-pixel query change
                 # could move the position by a pixel (in_doubt)
-                c = np.minimum(position_probability(feats), p)
+                if blend is not None:  # the corners' position probabilities, blended
+                    features[:, sel] = feats
+                    c = np.minimum(blend["c"], p)
+                else:
+                    feats = position_features(feats, carried, flipped)
+                    features[:, sel] = feats
+                    c = np.minimum(position_probability(feats), p)
                 if cfg.stability_flips:
                     c = np.where(flipped, np.minimum(c, 0.45), c)
-                c = np.where(gs == LOST, np.minimum(c, float(cfg.carried_cap)), c)
-                doubt = in_doubt(gs == LOST, carried, found, cfg.max_spread)
-                if cfg.edge_band > 1:
+                lost = gs == LOST if blend is None else blend["lost"]
+                c = np.where(lost, np.minimum(c, float(cfg.carried_cap)), c)
+                if blend is None:
+                    doubt = in_doubt(lost, carried, found, cfg.max_spread)
+                else:
+                    doubt = (carried > limit) | (found > limit)
+                if cfg.edge_doubt:
                     doubt |= edge
                 conf[:, sel] = np.where(doubt | unstable, np.minimum(c, float(cfg.doubt_cap)), c)
                 evidence["p"][:, sel], evidence["flipped"][:, sel] = p, flipped
@@ -254,6 +263,61 @@ class BuiltinTracker:
                       confidence=conf, intervals=video.intervals, image_size=(W, H), provenance=prov)
 
     # -- internals ----------------------------------------------------------------------------
+    def _blended(self, pyr: _Frames, q: int, exact: np.ndarray, T: int) -> dict[str, np.ndarray]:
+        """Track each query as the barycentric blend of the tracks from its three corners on a
+        lattice of ``query_cell`` px (:func:`~blur4d.adapters.track_runs.triangle`, in one call): a track is then a
+        continuous function of its query, and moving a query by e moves it by at most
+        e / query_cell times the corners' disagreement. The corners' pairwise disagreement
+        (``found``, ``carried``, ``flipped``, as between stability runs) says how far that can be."""
+        cfg = self.config
+        h, w = pyr.grey(q).shape
+        corners, wts = triangle(exact, float(cfg.query_cell), (w, h))
+        n = len(exact)
+        uniq, inv = np.unique(corners.reshape(-1, 2), axis=0, return_inverse=True)
+        inv = inv.reshape(3, n)
+        helpers = None
+        if int(cfg.support_grid) > 0:
+            # lost points are carried by a fixed grid of helper points only, so a track depends
+            # on its own query alone, not on which other points were asked for
+            step = max(w, h) / int(cfg.support_grid)
+            gy_, gx_ = np.mgrid[step / 2:h:step, step / 2:w:step]
+            sup = np.c_[gx_.ravel(), gy_.ravel()]
+            helpers = np.r_[np.ones(len(sup), bool), np.zeros(len(uniq), bool)]
+            inv = inv + len(sup)
+            uniq = np.r_[sup, uniq]
+        gx, gv, gc, gs, gw = self._track_group(pyr, q, uniq, T, helpers=helpers)
+        edge_u = self._last_edge
+        used = wts > 1e-12
+        blend = np.einsum("kn,tknd->tnd", wts, gx[:, inv]) + (exact - np.einsum("kn,knd->nd", wts, corners))
+        out = {"xy": blend, "gv": np.einsum("kn,tkn->tn", wts, gv[:, inv]) >= 0.5,
+               "gc": np.einsum("kn,tkn->tn", wts, gc[:, inv]),
+               "lost": (np.where(used[None], gs[:, inv] == LOST, False)).any(1),
+               "edge": (edge_u[:, inv] & used[None]).any(1)}
+        # the dominant corner's state stands for the track's where one state is needed
+        top = inv[np.argmax(wts, axis=0), np.arange(n)]
+        out["gs"] = gs[:, top]
+        found = np.zeros((T, n))
+        carried = np.zeros((T, n))
+        flipped = np.zeros((T, n), bool)
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            ia, ib = inv[a], inv[b]
+            # the corners' displacements are compared (they start a lattice step apart)
+            df, dc, fl = compare_runs(q, gx[:, ia] - uniq[ia], gv[:, ia], gs[:, ia], gw[:, ia],
+                                  gx[:, ib] - uniq[ib], gv[:, ib], gs[:, ib], gw[:, ib])
+            found, carried, flipped = np.maximum(found, df), np.maximum(carried, dc), flipped | fl
+        out.update(found=found, carried=carried, flipped=flipped)
+        if cfg.visibility == "calibrated":
+            # features of the blended track: its patches where it says the point is, the
+            # corners' states and scores blended with their weights (one set per query)
+            s = self._scale
+            feats = visibility_features(pyr.grey, q, exact, blend, out["gc"], gs[:, inv], weights=wts)
+            out["p"] = visibility_probability(feats)
+            out["feats"] = position_features(feats, carried / s, flipped)
+            out["c"] = position_probability(out["feats"])
+        else:
+            out["p"] = out["feats"] = None
+        return out
+
     def _unstable(self, pyr: _Frames, q: int, pts: np.ndarray, T: int, gx: np.ndarray, gv: np.ndarray,
                   gs: np.ndarray, gw: np.ndarray, claimed: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -276,7 +340,7 @@ class BuiltinTracker:
         carried = np.zeros(gv.shape)
         flipped = np.zeros(gv.shape, bool)
         off = float(self.config.stability_offset)
-        hard = _fragile(gs, gv, q, gw)
+        hard = fragile(gs, gv, q, gw)
         frag = hard | claimed if claimed is not None else hard
         if off <= 0 or not frag.any():
             return found, carried, flipped
@@ -298,19 +362,7 @@ class BuiltinTracker:
                 continue
             part = slice(at[r], at[r + 1])
             bx, bv, bs, bw = ax[:, part], av[:, part], as_[:, part], aw[:, part]
-            d = np.linalg.norm(bx - gx[:, frag], axis=-1)
-            d[q] = 0.0
-            dc = d.copy()
-            both = (bs == VERIFIED) & (gs[:, frag] == VERIFIED)
-            for step in (1, -1):
-                for t in range(q + step, T if step > 0 else -1, step):
-                    dc[t] = np.where(both[t], dc[t], np.maximum(dc[t], dc[t - step]))
-            df = np.where(bv & gv[:, frag], d, 0.0)
-            df[q:] = np.maximum.accumulate(df[q:], axis=0)
-            df[:q + 1] = np.maximum.accumulate(df[q::-1], axis=0)[::-1]
-            fl = (bs != gs[:, frag]) | (bw != gw[:, frag])
-            fl[q:] = np.logical_or.accumulate(fl[q:], axis=0)
-            fl[:q + 1] = np.logical_or.accumulate(fl[q::-1], axis=0)[::-1]
+            df, dc, fl = compare_runs(q, gx[:, frag], gv[:, frag], gs[:, frag], gw[:, frag], bx, bv, bs, bw)
             found[:, frag] = np.maximum(found[:, frag], df)
             carried[:, frag] = np.maximum(carried[:, frag], dc)
             flipped[:, frag] |= fl
@@ -450,7 +502,8 @@ class BuiltinTracker:
         return np.abs(a - b).mean(axis=1), a.std(axis=1)
 
     def _carry(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, prev: int, lost: np.ndarray,
-               last_seen: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
+               last_seen: np.ndarray, anchor: np.ndarray | None = None, helpers: np.ndarray | None = None
+               ) -> np.ndarray:
         """Positions at frame t of the ``lost`` points, moved like nearby visible points that
         moved like them before they were lost.
 
@@ -467,16 +520,16 @@ class BuiltinTracker:
             a_of = anchor[lost]
         for a in np.unique(a_of):
             sub = np.flatnonzero(a_of == a)
-            moved = self._carry_from(xy, vis, q, t, int(a), lost[sub], last_seen)
+            moved = self._carry_from(xy, vis, q, t, int(a), lost[sub], last_seen, helpers)
             if moved is not None:
                 out[sub] = moved
         return out
 
     def _carry_from(self, xy: np.ndarray, vis: np.ndarray, q: int, t: int, a: int, lost: np.ndarray,
-                    last_seen: np.ndarray) -> np.ndarray | None:
+                    last_seen: np.ndarray, helpers: np.ndarray | None = None) -> np.ndarray | None:
         from scipy.spatial import cKDTree
 
-        support = np.flatnonzero(vis[a] & vis[t])
+        support = np.flatnonzero(vis[a] & vis[t] & (True if helpers is None else helpers))
         if len(support) == 0 or len(lost) == 0:
             return None
         k = min(len(support), int(self.config.carry_pool) or 12 * int(self.config.neighbours))
@@ -536,7 +589,8 @@ class BuiltinTracker:
         state[t, A] = st
         small[t, A] = passed & by_small & (st == VERIFIED)
 
-    def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int, retry_where: np.ndarray | None = None
+    def _track_group(self, pyr: _Frames, q: int, ref: np.ndarray, T: int, retry_where: np.ndarray | None = None,
+                     helpers: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Positions (T, n, 2), found (T, n), confidence (T, n), how each was found (T, n)
         int8: QUERY, VERIFIED, CHAINED, MATCHED or LOST (carried by neighbours), and verified by
@@ -564,10 +618,10 @@ class BuiltinTracker:
                 lost = np.flatnonzero(~vis[t])
                 ce, cg = self._chain_edge if len(a) else (np.zeros(0, int), np.zeros((0, 2)))
                 self._chain_edge = (np.zeros(0, int), np.zeros((0, 2)))
-                if len(ce) and cfg.edge_band > 1 and len(lost) < n:
+                if len(ce) and cfg.edge_doubt and len(lost) < n:
                     # where the chain check decided at its edge: the other outcome's position
                     alt = self._carry(xy, vis, q, t, prev, ce, last_seen,
-                                      anchor if cfg.carry_anchor else None)
+                                      anchor if cfg.carry_anchor else None, helpers)
                     chained = vis[t, ce]
                     other = np.where(chained[:, None], alt, cg)
                     here = np.where(chained[:, None], xy[t, ce], alt)
@@ -576,7 +630,7 @@ class BuiltinTracker:
                 if len(lost):
                     # lost now (or earlier): carried by neighbours; then try to find it again
                     xy[t, lost] = self._carry(xy, vis, q, t, prev, lost, last_seen,
-                                              anchor if cfg.carry_anchor else None)
+                                              anchor if cfg.carry_anchor else None, helpers)
                     retry = lost if cfg.reacquire else lost[was[lost]]
                     if retry_where is not None:
                         retry = retry[retry_where[t, retry]]

@@ -444,12 +444,14 @@ def test_a_query_change_within_its_lattice_cell_moves_the_track_by_exactly_as_mu
     """Queries are tracked from the nearest point of a 1/query_grid px lattice and the track is
     moved by the rest: a change that stays in the lattice cell changes no decision, so every
     track moves by exactly the change (visibility and confidence identical)."""
-    from blur4d.adapters.tracking import _on_lattice
+    from blur4d.adapters.track_runs import on_lattice as _on_lattice
 
     W, H = case["size"]
     q = grid_points(W, H, 10).astype(np.float64) + 0.01
     assert (_on_lattice(q, 16) == _on_lattice(q + 0.003, 16)).all()
-    run = lambda pts: BuiltinTracker(queries=np.c_[np.full(len(pts), case["qi"]), pts])(case["video"])  # noqa: E731
+    # the lattice path (without the corner blend, ``query_cell=0``)
+    run = lambda pts: BuiltinTracker(queries=np.c_[np.full(len(pts), case["qi"]), pts],  # noqa: E731
+                                     query_cell=0)(case["video"])
     a, b = run(q), run(q + 0.003)
     assert np.abs(b.xy.astype(np.float64) - a.xy - 0.003).max() < 1e-4
     assert (a.visible == b.visible).all() and (a.confidence == b.confidence).all()
@@ -490,7 +492,7 @@ def test_visible_tracks_stay_put_under_a_tiny_query_change_on_real_footage(share
 def test_fragile_tracks_are_the_ones_a_hard_decision_steered():
     """Only tracks that were chained, patch-matched, or lost and then found again get the
     second (stability) run; verified-until-lost-for-good tracks do not."""
-    from blur4d.adapters.tracking import _fragile
+    from blur4d.adapters.track_runs import fragile as _fragile
     from blur4d.adapters.track_visibility import CHAINED, LOST, MATCHED, QUERY, VERIFIED
 
     V, C, M, L, Q = VERIFIED, CHAINED, MATCHED, LOST, QUERY
@@ -510,7 +512,7 @@ def test_a_decision_flipped_by_a_sub_pixel_query_change_puts_the_track_in_doubt(
     (here: the small verification window instead of the large one at frame 3, at the same
     position), the track is in doubt from there on, away from the query frame, and nowhere else;
     a track verified by the small window only is fragile (it gets the stability runs)."""
-    from blur4d.adapters.tracking import _fragile
+    from blur4d.adapters.track_runs import fragile as _fragile
     from blur4d.adapters.track_visibility import QUERY, VERIFIED
 
     T, n, q = 5, 2, 1
@@ -707,7 +709,8 @@ def test_edge_band_keeps_fewer_confident_tracks_moving_under_a_small_query_chang
     """Queries moved by 0.05 px (four diagonal directions, across the 1/16 px lattice) on the
     running dog (320x180, 16 frames, 144 queries): tracks that both runs call visible with
     confidence >= 0.5 and that move by over a pixel: 7 with the settings before t13h
-    (``edge_band`` off, 8 carrying neighbours), fewer with the defaults (``edge_band=1.5``, 24)."""
+    (``edge_band`` off, 8 carrying neighbours), fewer with ``edge_band=1.5`` and 24 (the lattice
+    path, ``query_cell=0``), none with the corner blend (the default)."""
     from blur4d.media import read_frames
 
     path = shared_data / "video" / "sam2_gallery" / "01_dog.mp4"
@@ -718,7 +721,8 @@ def test_edge_band_keeps_fewer_confident_tracks_moving_under_a_small_query_chang
     q = grid_points(video.width, video.height, 12).astype(np.float64)
     q += np.random.default_rng(0).uniform(-0.5, 0.5, q.shape)
     counts = {}
-    settings = {"before": {"edge_band": 1.0, "neighbours": 8, "carry_pool": 0}, "default": {}}
+    settings = {"before": {"edge_band": 1.0, "neighbours": 8, "carry_pool": 0, "query_cell": 0},
+                "lattice": {"query_cell": 0}, "default": {}}
     for name, opts in settings.items():
         def run(pts: np.ndarray, opts: dict = opts) -> Tracks:
             return BuiltinTracker(queries=np.c_[np.full(len(pts), 8), pts], **opts)(video)
@@ -731,5 +735,7 @@ def test_edge_band_keeps_fewer_confident_tracks_moving_under_a_small_query_chang
             sure = a.visible & b.visible & (a.confidence >= 0.5) & (b.confidence >= 0.5)
             n += int((np.where(sure, d, 0).max(0) > 1).sum())
         counts[name] = n
-    assert counts["default"] < counts["before"], counts
-    assert counts["default"] <= 4, counts
+    assert counts["lattice"] < counts["before"], counts
+    assert counts["lattice"] <= 4, counts
+    # the corner blend (default): a confident track moves by at most 0.1 * 8 px + the change
+    assert counts["default"] == 0, counts
