@@ -280,6 +280,9 @@ class BuiltinTracker:
             # lost points are carried by a fixed grid of helper points only, so a track depends
             # on its own query alone, not on which other points were asked for
             step = max(w, h) / int(cfg.support_grid)
+            if cfg.support_max > 0:
+                # as dense as the queries (their number, not their positions), up to support_max
+                step = min(step, max(np.sqrt(w * h / min(n, int(cfg.support_max))), 1.0))
             gy_, gx_ = np.mgrid[step / 2:h:step, step / 2:w:step]
             sup = np.c_[gx_.ravel(), gy_.ravel()]
             helpers = np.r_[np.ones(len(sup), bool), np.zeros(len(uniq), bool)]

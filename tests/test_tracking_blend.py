@@ -100,3 +100,18 @@ def test_a_sub_pixel_query_change_moves_a_track_by_at_most_its_corners_disagreem
         sure = a.visible & b.visible & (a.confidence >= 0.5) & (b.confidence >= 0.5)
         # confident: the corners part by at most max_spread * query_cell / doubt_shift = 8 px
         assert np.where(sure, d, 0).max() <= 0.1 * 8.0 + np.hypot(*e) + 1e-3
+
+
+def test_a_helper_grid_as_dense_as_the_queries_depends_on_their_number_only(dog):
+    """``support_max``: the helper grid follows the number of queries, so moving the other
+    queries leaves a track as it was."""
+    q = grid_points(dog.width, dog.height, 12).astype(np.float64) + 0.2
+    moved = q.copy()
+    moved[1:] += np.random.default_rng(1).uniform(-3, 3, moved[1:].shape)
+    opts = {"support_max": 4096}
+    a = BuiltinTracker(queries=np.c_[np.full(len(q), 8), q], **opts)(dog)
+    b = BuiltinTracker(queries=np.c_[np.full(len(q), 8), moved], **opts)(dog)
+    assert np.abs(a.xy[:, 0] - b.xy[:, 0]).max() < 5e-3
+    assert (a.visible[:, 0] == b.visible[:, 0]).all()
+    with pytest.raises(InputError):
+        BuiltinTracker(support_max=-1)
