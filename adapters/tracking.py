@@ -169,7 +169,7 @@ class BuiltinTracker:
         calibrated = cfg.visibility == "calibrated"
         self.last_visible_share = None
         runs = []
-        edges = []
+        edges, blends = [], []
         self._scale = scale
         for q in groups:
             sel = np.flatnonzero(qframe == q)
@@ -179,13 +179,15 @@ class BuiltinTracker:
             if cfg.query_cell > 0:
                 # the track is a blend of the tracks from the query's three lattice corners
                 b = self._blended(pyr, int(q), exact, T)
-                edges.append(b)
+                edges.append(None)  # no decision can make a blended track jump: no edge doubt
+                blends.append(b)
                 xy[:, sel] = ((b["xy"] + 0.5) / scale - 0.5).astype(np.float32)
                 runs.append((int(q), sel, None, b["xy"], b["gv"], b["gc"], b["gs"], None, b["feats"], b["p"]))
                 continue
             pts = on_lattice(exact, int(cfg.query_grid))
             gx, gv, gc, gs, gw = self._track_group(pyr, int(q), pts, T)
             edges.append(self._last_edge)
+            blends.append(None)
             xy[:, sel] = ((gx + (exact - pts) + 0.5) / scale - 0.5).astype(np.float32)
             feats = visibility_features(pyr.grey, int(q), pts, gx, gc, gs) if calibrated else None
             p = visibility_probability(feats) if calibrated else None
@@ -197,13 +199,12 @@ class BuiltinTracker:
             adjusted, self.last_visible_share = adapt_prior(np.concatenate([r[9] for r in runs], axis=1), use)
             at = np.cumsum([0] + [len(r[1]) for r in runs])
             runs = [r[:9] + (adjusted[:, at[i]:at[i + 1]],) for i, r in enumerate(runs)]
-        for (q, sel, pts, gx, gv, gc, gs, gw, feats, p), edge in zip(runs, edges):
-            # a carried (lost) position that the model calls visible is a claim on a position no
-            # patch fixed: such tracks are run again too
-            blend = edge if isinstance(edge, dict) else None
+        for (q, sel, pts, gx, gv, gc, gs, gw, feats, p), edge, blend in zip(runs, edges, blends):
             if blend is not None:  # blended corners: compared with each other already
-                found, carried, flipped, edge = blend["found"], blend["carried"], blend["flipped"], blend["edge"]
+                found, carried, flipped = blend["found"], blend["carried"], blend["flipped"]
             else:
+                # a carried (lost) position that the model calls visible is a claim on a position
+                # no patch fixed: such tracks are run again too
                 claimed = ((gs == LOST) & (p >= float(cfg.visible_threshold))).any(0) if calibrated else None
                 found, carried, flipped = self._unstable(pyr, q, pts, T, gx, gv, gs, gw, claimed)
             found, carried = found / scale, carried / scale
@@ -218,7 +219,7 @@ class BuiltinTracker:
                 # (within 4 px at TAP-Vid's 256x256), from a model that also reads the stability
                 # runs' spread and flipped decisions; below 0.5 wherever a sub-pixel query change
                 # could move the position by a pixel (in_doubt)
-                if blend is not None:  # the corners' position probabilities, blended
+                if blend is not None:  # the blended track's position probability
                     features[:, sel] = feats
                     c = np.minimum(blend["c"], p)
                 else:
@@ -289,13 +290,11 @@ class BuiltinTracker:
             inv = inv + len(sup)
             uniq = np.r_[sup, uniq]
         gx, gv, gc, gs, gw = self._track_group(pyr, q, uniq, T, helpers=helpers)
-        edge_u = self._last_edge
         used = wts > 1e-12
         blend = np.einsum("kn,tknd->tnd", wts, gx[:, inv]) + (exact - np.einsum("kn,knd->nd", wts, corners))
         out = {"xy": blend, "gv": np.einsum("kn,tkn->tn", wts, gv[:, inv]) >= 0.5,
                "gc": np.einsum("kn,tkn->tn", wts, gc[:, inv]),
-               "lost": (np.where(used[None], gs[:, inv] == LOST, False)).any(1),
-               "edge": (edge_u[:, inv] & used[None]).any(1)}
+               "lost": (np.where(used[None], gs[:, inv] == LOST, False)).any(1)}
         # the dominant corner's state stands for the track's where one state is needed
         top = inv[np.argmax(wts, axis=0), np.arange(n)]
         out["gs"] = gs[:, top]
@@ -306,7 +305,7 @@ class BuiltinTracker:
             ia, ib = inv[a], inv[b]
             # the corners' displacements are compared (they start a lattice step apart)
             df, dc, fl = compare_runs(q, gx[:, ia] - uniq[ia], gv[:, ia], gs[:, ia], gw[:, ia],
-                                  gx[:, ib] - uniq[ib], gv[:, ib], gs[:, ib], gw[:, ib])
+                                      gx[:, ib] - uniq[ib], gv[:, ib], gs[:, ib], gw[:, ib])
             found, carried, flipped = np.maximum(found, df), np.maximum(carried, dc), flipped | fl
         out.update(found=found, carried=carried, flipped=flipped)
         if cfg.visibility == "calibrated":
