@@ -35,8 +35,8 @@ def triangle(exact: np.ndarray, cell: float, size: tuple[int, int]) -> tuple[np.
 
 
 def compare_runs(q: int, gx: np.ndarray, gv: np.ndarray, gs: np.ndarray, gw: np.ndarray,
-             bx: np.ndarray, bv: np.ndarray, bs: np.ndarray, bw: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 bx: np.ndarray, bv: np.ndarray, bs: np.ndarray, bw: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two runs of the same tracks (positions, found, state, small window; (T, n, ...)) ->
     ``(found, carried, flipped)`` (T, n), see :meth:`blur4d.adapters.tracking.BuiltinTracker._unstable`."""
     T = len(gx)
